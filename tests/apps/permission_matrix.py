@@ -85,7 +85,7 @@ register(ModelSpec(
         Case("api detail", "GET", lambda o: f"/api/v1/filings/{o.pk}",
              {"anonymous": 404, "unprivileged": 404, "permitted": 200, "other_org": 404}, api=True),
         Case("api transition", "POST", lambda o: f"/api/v1/filings/{o.pk}/transitions/submit",
-             {"anonymous": 404, "unprivileged": 404, "permitted": 200, "other_org": 404},
+             {"anonymous": 401, "unprivileged": 404, "permitted": 200, "other_org": 404},
              data={"comment": ""}, api=True),
     ],
 ))
@@ -112,7 +112,7 @@ register(ModelSpec(
              {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404},
              data={"comment": "请补充"}),
         Case("api approve", "POST", lambda o: f"/api/v1/filings/{o.pk}/transitions/approve",
-             {"anonymous": 404, "unprivileged": 404, "permitted": 200, "other_org": 404},
+             {"anonymous": 401, "unprivileged": 404, "permitted": 200, "other_org": 404},
              data={"comment": ""}, api=True),
     ],
 ))

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "axes",
+    "ninja",  # serves its own Swagger UI assets for /api/v1/docs (no CDN)
     "gaodi.apps.core",
     "gaodi.apps.algorithms",
 ]
@@ -67,7 +68,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "gaodi.config.urls"
+# GAODI_URLCONF lets bench/ mount its baseline view beside the real site; nothing else sets it.
+ROOT_URLCONF = os.environ.get("GAODI_URLCONF", "gaodi.config.urls")
 WSGI_APPLICATION = "gaodi.config.wsgi.application"
 
 TEMPLATES = [

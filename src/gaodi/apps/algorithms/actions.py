@@ -24,6 +24,7 @@ from gaodi.apps.core.permissions import require
 
 from .forms import CONTENT_FIELDS, FilingForm, submission_errors
 from .models import AlgorithmFiling, DisclosureBatch, DisclosureItem, FilingSerial, Kind, State
+from .tasks import render_batch_exports
 from .workflows import FILING
 
 SEARCH_DOC = "filing"
@@ -93,6 +94,7 @@ def _url(filing: AlgorithmFiling, review: bool = False) -> str:
 
 def submit_filing(user, filing: AlgorithmFiling) -> AlgorithmFiling:
     """Validate completeness and send the filing to its department with a working-day deadline."""
+    require(user, "submit", filing)
     with transaction.atomic():
         filing = AlgorithmFiling.objects.select_for_update().get(pk=filing.pk)
         errors = submission_errors(filing)
@@ -193,6 +195,10 @@ def request_change(user, filing: AlgorithmFiling) -> AlgorithmFiling:
 
 def request_deregistration(user, filing: AlgorithmFiling, reason: str) -> AlgorithmFiling:
     with transaction.atomic():
+        open_change = filing.changes.filter(state__in=[State.DRAFT, State.SUBMITTED, State.RETURNED]).first()
+        if open_change:
+            raise ValidationError({"state": _("该算法有进行中的变更（版本 %(v)d），请先撤回变更再申请注销。")
+                                            % {"v": open_change.version}})
         filing = _transition(user, filing, "request_deregistration", reason)
         notify(_reviewers(filing), _("算法备案注销申请待审核：%(name)s") % {"name": filing.name}, _url(filing, True))
     return filing
@@ -250,6 +256,7 @@ def publish_batch(user, department: Organization, title: str, period_start: date
         for item in items:
             item.batch = batch
         DisclosureItem.objects.bulk_create(items)
+        transaction.on_commit(lambda: render_batch_exports.enqueue(batch.pk))
         audit.record(user, "batch.publish", batch, {"number": batch.number, "items": len(items),
                                                    "sha256": batch.content_sha256,
                                                    "corrects": corrects.number if corrects else None})

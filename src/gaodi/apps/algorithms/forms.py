@@ -98,6 +98,13 @@ class BatchForm(forms.Form):
     corrects = forms.CharField(label=_("更正的批次编号"), required=False, max_length=40,
                                help_text=_("仅发布更正批次时填写被更正批次的编号。"))
 
+    def __init__(self, *args, departments=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if departments is not None and departments.count() > 1:
+            # Only a publisher for several departments has to say which one publishes.
+            self.fields["department"] = forms.ModelChoiceField(queryset=departments, label=_("发布部门"))
+            self.order_fields(["department"])
+
     def clean(self):
         data = super().clean()
         start, end = data.get("period_start"), data.get("period_end")

@@ -42,7 +42,8 @@ class FilingPolicy(Policy):
             # The enterprise sees all its own versions, drafts included; a department sees what was
             # submitted to it, never another enterprise's drafts.
             rule |= Q(organization_id__in=enterprise_ids(user))
-            rule |= Q(department_id__in=department_ids(user, Role.REVIEWER)) & ~Q(state=State.DRAFT)
+            rule |= (Q(department_id__in=department_ids(user, Role.REVIEWER)) & Q(submitted_at__isnull=False)
+                     & ~Q(state=State.DRAFT))
         return qs.filter(rule)
 
     def can(self, user, perm, obj=None):

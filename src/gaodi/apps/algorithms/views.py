@@ -92,18 +92,36 @@ def batch_list(request):
 
 def batch_detail(request, pk: int):
     batch = get_object_or_404(DisclosureBatch.objects.select_related("department", "corrects"), pk=pk)
-    items = batch.items.all()
     fmt = request.GET.get("format")
     if fmt:
         if fmt not in FORMATS:
             return HttpResponseBadRequest(_("不支持的导出格式：请使用 csv、xlsx 或 json。"))
-        meta = {"number": batch.number, "title": batch.title, "department": batch.department.name,
-                "period_start": batch.period_start.isoformat(), "period_end": batch.period_end.isoformat(),
-                "published_at": batch.published_at.isoformat(), "content_sha256": batch.content_sha256,
-                "corrects": batch.corrects.number if batch.corrects else None}
-        return export((_item_row(i) for i in items), BATCH_COLUMNS, fmt, f"gaodi-{batch.number}", meta)
+        return _stored_export(batch, fmt) or batch_export_response(batch, fmt)
     return render(request, "algorithms/batch_detail.html",
-                  {"batch": batch, "items": items, "corrections": batch.corrections.all()})
+                  {"batch": batch, "items": batch.items.all(), "corrections": batch.corrections.all()})
+
+
+def _stored_export(batch: DisclosureBatch, fmt: str):
+    """The file the worker wrote at publication, when it exists (identical bytes on every download)."""
+    from django.core.files.storage import default_storage
+
+    from .tasks import export_path
+
+    path = export_path(batch, fmt)
+    if not default_storage.exists(path):
+        return None
+    content_types = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8",
+                     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    return FileResponse(default_storage.open(path, "rb"), as_attachment=True,
+                        filename=f"gaodi-{batch.number}.{fmt}", content_type=content_types[fmt])
+
+
+def batch_export_response(batch: DisclosureBatch, fmt: str):
+    meta = {"number": batch.number, "title": batch.title, "department": batch.department.name,
+            "period_start": batch.period_start.isoformat(), "period_end": batch.period_end.isoformat(),
+            "published_at": batch.published_at.isoformat(), "content_sha256": batch.content_sha256,
+            "corrects": batch.corrects.number if batch.corrects else None}
+    return export((_item_row(i) for i in batch.items.all()), BATCH_COLUMNS, fmt, f"gaodi-{batch.number}", meta)
 
 
 def _item_row(item) -> dict:
@@ -127,7 +145,9 @@ def _my_enterprise(request) -> Organization:
     if not ids:
         raise PermissionDenied(_("只有企业成员可以提交算法备案。"))
     wanted = request.POST.get("organization") or request.GET.get("organization")
-    if wanted and wanted.isdigit() and int(wanted) in ids:
+    if wanted:
+        if not wanted.isdigit() or int(wanted) not in ids:
+            raise PermissionDenied(_("您不是该企业的成员，不能为其备案。"))
         return Organization.objects.get(pk=int(wanted))
     return Organization.objects.filter(pk__in=ids).order_by("pk").first()
 
@@ -220,7 +240,10 @@ def workspace_detail(request, pk: int):
 @require_POST
 def owner_transition(request, pk: int, name: str):
     filing = get_visible_or_404(request.user, AlgorithmFiling, pk=pk)
-    comment = (request.POST.get("comment") or "").strip()[:2000]
+    comment = (request.POST.get("comment") or "").strip()
+    if len(comment) > 2000:
+        messages.error(request, _("理由不能超过 2000 字，请精简后重新提交。"))
+        return redirect("algorithms:workspace_detail", pk=filing.pk)
     try:
         if name == "submit":
             actions.submit_filing(request.user, filing)
@@ -287,7 +310,10 @@ def review_transition(request, pk: int, name: str):
     filing = get_visible_or_404(request.user, AlgorithmFiling, pk=pk)
     require(request.user, "review", filing)
     form = CommentForm(request.POST)
-    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    if not form.is_valid():
+        messages.error(request, "；".join(m for errs in form.errors.values() for m in errs))
+        return redirect("algorithms:review_detail", pk=pk)
+    comment = form.cleaned_data["comment"]
     handlers = {
         "approve": lambda: actions.approve_filing(request.user, filing, comment),
         "return": lambda: actions.return_filing(request.user, filing, comment),
@@ -314,10 +340,11 @@ def batch_publish(request):
                                               kind__in=[OrgKind.DEPARTMENT, OrgKind.DISTRICT])
     if not departments:
         raise PermissionDenied(_("只有部门发布员可以发布公示批次。"))
+    form = BatchForm(request.POST or None, departments=departments)
     department = departments.first()
-    form = BatchForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        department = data.get("department") or department
         corrects = None
         try:
             if data["corrects"]:
