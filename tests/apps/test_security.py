@@ -172,3 +172,10 @@ def test_upload_helper_accepts_real_pdf(world):
 
     checked = check_document(pdf_upload(), 10**6)
     assert checked.extension == ".pdf" and len(checked.sha256) == 64
+
+
+def test_form_errors_are_shown_once(client, world):
+    client.force_login(world.alice)
+    body = _post_new(client, world, name="").content.decode()
+    error_block = body.split('id="id_name_error"', 1)[1].split("</div>", 1)[0]
+    assert error_block.count("<li>") == 1

@@ -91,7 +91,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'gaodi.sqlite3'}"),
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'gaodi.sqlite3'}",
         conn_max_age=int(os.environ.get("GAODI_DB_CONN_MAX_AGE", "0")),
     )
 }

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from gaodi.apps.core.api import api
 
@@ -13,3 +14,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]
+
+# Browsers ask for /favicon.ico whatever the page says; answer with the vendored icon.
+urlpatterns.append(path("favicon.ico", RedirectView.as_view(url="/static/favicon.svg", permanent=True)))

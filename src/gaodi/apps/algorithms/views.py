@@ -169,7 +169,7 @@ def workspace(request):
 def filing_create(request):
     organization = _my_enterprise(request)
     form = FilingForm(request.POST or None, request.FILES or None)
-    if request.method == "POST":
+    if request.method == "POST" and form.is_valid():
         try:
             filing = actions.create_filing(request.user, organization, form)
         except ValidationError as exc:
@@ -185,7 +185,7 @@ def filing_edit(request, pk: int):
     filing = get_visible_or_404(request.user, AlgorithmFiling, pk=pk)
     require(request.user, "change", filing)
     form = FilingForm(request.POST or None, request.FILES or None, instance=filing)
-    if request.method == "POST":
+    if request.method == "POST" and form.is_valid():
         try:
             filing = actions.update_filing(request.user, filing, form)
         except ValidationError as exc:
