@@ -190,14 +190,14 @@ def test_filters_and_bad_filter_values(client, world, make_filing):
         assert client.get("/filings/", bad).status_code == 200
 
 
-def test_worker_writes_frozen_export_files_after_publication(client, world, make_filing, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)  # the worker closes connections, as it does in production
+def test_worker_writes_frozen_export_files_after_publication(client, world, make_filing):
     from django.core.management import call_command
     from django_tasks_db.models import DBTaskResult
 
     make_filing("approved")
     today = timezone.localdate()
-    with django_capture_on_commit_callbacks(execute=True):
-        batch = actions.publish_batch(world.paul, world.cyber, "后台导出", today - timedelta(days=3), today)
+    batch = actions.publish_batch(world.paul, world.cyber, "后台导出", today - timedelta(days=3), today)
     task = DBTaskResult.objects.get()
     assert task.task_path.endswith("render_batch_exports") and task.status == "READY"
     call_command("db_worker", "--batch", "--no-startup-delay")  # the real ORM worker, one pass

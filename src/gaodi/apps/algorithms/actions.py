@@ -245,7 +245,7 @@ def publish_batch(user, department: Organization, title: str, period_start: date
             raise ValidationError({"period_start": _("该期间内没有本部门准予备案的算法，无需发布。")})
         now = timezone.now()
         batch = DisclosureBatch(
-            number=_next_batch_number(department, now.year), title=title, department=department,
+            number=_next_batch_number(department, timezone.localtime(now).year), title=title, department=department,
             period_start=period_start, period_end=period_end, published_at=now, published_by=user,
             corrects=corrects, note=note, item_count=len(filings),
         )
