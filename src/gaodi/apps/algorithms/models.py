@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gaodi.apps.core.choices import District
 from gaodi.apps.core.models import Organization
@@ -31,9 +32,9 @@ class Kind(models.TextChoices):
 class State(models.TextChoices):
     DRAFT = "draft", _("草稿")
     SUBMITTED = "submitted", _("待审核")
-    RETURNED = "returned", _("退回修改")
+    RETURNED = "returned", pgettext_lazy("filing state", "退回修改")
     APPROVED = "approved", _("已备案")
-    REJECTED = "rejected", _("不予备案")
+    REJECTED = "rejected", pgettext_lazy("filing state", "不予备案")
     DEREGISTRATION_REQUESTED = "deregistration_requested", _("注销审核中")
     DEREGISTERED = "deregistered", _("已注销")
     SUPERSEDED = "superseded", _("已变更")
