@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from tests.factories import FILING_DATA, pdf_upload
 
 REQUIRE_SERVICES = os.environ.get("GAODI_REQUIRE_SERVICES") == "1"

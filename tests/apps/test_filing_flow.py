@@ -14,7 +14,6 @@ from gaodi.apps.algorithms import actions
 from gaodi.apps.algorithms.models import AlgorithmFiling, DisclosureBatch, State
 from gaodi.apps.core import audit
 from gaodi.apps.core.models import Notification, WorkflowHistory
-
 from tests.factories import FILING_DATA, pdf_upload
 
 NUMBER = re.compile(r"^310104-E0001-\d{4}-\d{4}$")

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import require_service
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
+
 from tests.browser.conftest import axe_violations, blocking, login
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from gaodi.apps.core import search
 from gaodi.apps.core.choices import District
 
-from .models import AlgorithmFiling, Category, State
+from .models import Category, State
 
 PUBLIC_LIST_STATES = [State.APPROVED, State.DEREGISTRATION_REQUESTED, State.DEREGISTERED]
 

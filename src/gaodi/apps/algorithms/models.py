@@ -124,6 +124,9 @@ class FilingSerial(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["region", "year"], name="uniq_filing_serial")]
 
+    def __str__(self) -> str:
+        return f"{self.region}/{self.year}: {self.last}"
+
 
 class DisclosureBatch(models.Model):
     """A published, numbered, dated list of the filings approved in a period (公示批次). Frozen once made."""
@@ -182,6 +185,9 @@ class DisclosureItem(models.Model):
     class Meta:
         ordering = ["batch", "position"]
         constraints = [models.UniqueConstraint(fields=["batch", "filing"], name="uniq_batch_filing")]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.filing_number} {self.name}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

@@ -1,7 +1,17 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import Article, AuditEntry, Chapter, Membership, Notification, Organization, PersonalAccessToken, User, WorkflowHistory
+from .models import (
+    Article,
+    AuditEntry,
+    Chapter,
+    Membership,
+    Notification,
+    Organization,
+    PersonalAccessToken,
+    User,
+    WorkflowHistory,
+)
 
 
 class MembershipInline(admin.TabularInline):

@@ -82,6 +82,10 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        self.size_class = self.compute_size_class()
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         if self.kind == OrgKind.DEPARTMENT and not self.duty:
             raise ValidationError({"duty": _("市政府部门须选择部门职责。")})
@@ -89,10 +93,6 @@ class Organization(models.Model):
             missing = [f for f in ("industry", "employees", "annual_revenue") if getattr(self, f) in (None, "")]
             if missing:
                 raise ValidationError({f: _("企业须填写此项，用于计算企业规模。") for f in missing})
-
-    def save(self, *args, **kwargs):
-        self.size_class = self.compute_size_class()
-        super().save(*args, **kwargs)
 
     def compute_size_class(self) -> str:
         if self.kind != OrgKind.ENTERPRISE or not self.industry or self.employees is None:
@@ -198,6 +198,9 @@ class WorkflowHistory(InsertOnlyModel):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["content_type", "object_id"])]
 
+    def __str__(self) -> str:
+        return f"{self.content_type_id}:{self.object_id} {self.from_state}→{self.to_state}"
+
 
 class Notification(models.Model):
     recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
@@ -210,6 +213,9 @@ class Notification(models.Model):
         verbose_name = _("站内通知")
         verbose_name_plural = _("站内通知")
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class AuditEntry(InsertOnlyModel):
@@ -229,6 +235,9 @@ class AuditEntry(InsertOnlyModel):
         verbose_name = _("审计日志")
         verbose_name_plural = _("审计日志")
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.action}"
 
 
 class PersonalAccessToken(models.Model):

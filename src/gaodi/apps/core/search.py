@@ -48,15 +48,17 @@ def index(doc_type: str, object_id: int, body: str) -> None:
     """(Re)index one document. Call inside the action's transaction."""
     tokens = text.search_text(body)
     with connection.cursor() as cur:
-        cur.execute(f"DELETE FROM {_table()} WHERE doc_type = %s AND object_id = %s", [doc_type, object_id])
+        cur.execute(f"DELETE FROM {_table()} WHERE doc_type = %s AND object_id = %s", [doc_type, object_id])  # noqa: S608
         cur.execute(
-            f"INSERT INTO {_table()} (doc_type, object_id, body) VALUES (%s, %s, %s)", [doc_type, object_id, tokens]
+            f"INSERT INTO {_table()} (doc_type, object_id, body) VALUES (%s, %s, %s)",  # noqa: S608
+            [doc_type, object_id, tokens],
         )
 
 
 def remove(doc_type: str, object_id: int) -> None:
     with connection.cursor() as cur:
-        cur.execute(f"DELETE FROM {_table()} WHERE doc_type = %s AND object_id = %s", [doc_type, object_id])
+        cur.execute(f"DELETE FROM {_table()} WHERE doc_type = %s AND object_id = %s",  # noqa: S608
+                    [doc_type, object_id])
 
 
 def _sqlite_match(groups: list[list[str]]) -> str:
@@ -90,9 +92,10 @@ def filter_queryset(qs: QuerySet, doc_type: str, query: str) -> QuerySet:
         return qs
     pk = qs.model._meta.pk.column
     if connection.vendor == "sqlite":
-        sql = f"SELECT object_id FROM {FTS_TABLE} WHERE doc_type = %s AND {FTS_TABLE} MATCH %s"
+        sql = f"SELECT object_id FROM {FTS_TABLE} WHERE doc_type = %s AND {FTS_TABLE} MATCH %s"  # noqa: S608
         params = [doc_type, _sqlite_match(groups)]
     else:
-        sql = f"SELECT object_id FROM {PG_TABLE} WHERE doc_type = %s AND tsv @@ to_tsquery('simple', %s)"
+        sql = f"SELECT object_id FROM {PG_TABLE} WHERE doc_type = %s AND tsv @@ to_tsquery('simple', %s)"  # noqa: S608
         params = [doc_type, _pg_tsquery(groups)]
-    return qs.filter(**{f"{pk}__in": RawSQL(sql, params)})
+    # Table names are module constants and user text only ever travels as a bound parameter.
+    return qs.filter(**{f"{pk}__in": RawSQL(sql, params)})  # noqa: S611

@@ -2,8 +2,8 @@ from django.db import migrations
 
 
 def load(apps, schema_editor):
-    from gaodi.engines.text.regulation import load_regulation
     from gaodi.apps.core.regulation import REGULATION_FILE
+    from gaodi.engines.text.regulation import load_regulation
 
     Chapter = apps.get_model("core", "Chapter")
     Article = apps.get_model("core", "Article")
