@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "ninja",  # serves its own Swagger UI assets for /api/v1/docs (no CDN)
     "gaodi.apps.core",
     "gaodi.apps.algorithms",
+    "gaodi.apps.compute",
+    "gaodi.apps.data",
 ]
 
 MIDDLEWARE = [

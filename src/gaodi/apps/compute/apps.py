@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ComputeConfig(AppConfig):
+    name = "gaodi.apps.compute"
+    label = "compute"
+    verbose_name = "公共算力 Public compute"

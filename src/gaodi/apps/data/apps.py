@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DataConfig(AppConfig):
+    name = "gaodi.apps.data"
+    label = "data"
+    verbose_name = "数据资源 Data resources"
