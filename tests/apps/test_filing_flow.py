@@ -205,3 +205,27 @@ def test_worker_writes_frozen_export_files_after_publication(client, world, make
     first = b"".join(client.get(f"/disclosures/{batch.pk}/?format=json").streaming_content)
     second = b"".join(client.get(f"/disclosures/{batch.pk}/?format=json").streaming_content)
     assert first == second and batch.number.encode() in first
+
+
+def test_public_list_caps_its_count_on_broad_results(client, world, make_filing, monkeypatch):
+    from gaodi.apps.core.pagination import CappedPaginator
+
+    monkeypatch.setattr(CappedPaginator, "cap", 2)
+    for i in range(4):
+        make_filing("approved", name=f"批量算法{i}")
+    page = client.get("/filings/").content.decode()
+    assert "超过 2 项" in page
+    exact = client.get("/filings/", {"q": "批量算法0"}).content.decode()
+    assert "共 1 项" in exact
+
+
+def test_search_indexes_category_labels_in_both_languages(world, make_filing):
+    from django.utils import translation
+
+    with translation.override("en"):
+        filing = make_filing("approved", name="无关名称", public_text="这是一段足够长的公示内容，用于说明算法做什么以及用户可以怎样选择退出。")
+    from gaodi.apps.algorithms.filters import filter_public
+
+    for q in ("个性化推送", "personalised"):
+        qs, _form = filter_public(AlgorithmFiling.objects.all(), {"q": q})
+        assert filing in qs, q

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from gaodi.apps.core import audit, search
@@ -23,7 +23,7 @@ from gaodi.apps.core.notifications import members_of, notify
 from gaodi.apps.core.permissions import require
 
 from .forms import CONTENT_FIELDS, FilingForm, submission_errors
-from .models import AlgorithmFiling, DisclosureBatch, DisclosureItem, FilingSerial, Kind, State
+from .models import AlgorithmFiling, Category, DisclosureBatch, DisclosureItem, FilingSerial, Kind, State
 from .tasks import render_batch_exports
 from .workflows import FILING
 
@@ -215,9 +215,15 @@ def decide_deregistration(user, filing: AlgorithmFiling, approve: bool, comment:
 
 
 def filing_search_body(filing: AlgorithmFiling) -> str:
+    """What a filing is found by. Category labels go in both languages, whatever the reviewer's UI
+    language, so a search in Chinese or English finds the same filings."""
+    labels = []
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            labels.append(str(Category(filing.category).label) if filing.category in Category.values else "")
     return " ".join([
         filing.name, filing.filing_number, filing.organization.name, filing.organization.name_en,
-        filing.get_category_display(), filing.category, filing.domain, filing.scenarios, filing.purpose,
+        *labels, filing.category, filing.domain, filing.scenarios, filing.purpose,
         filing.products, filing.public_text,
     ])
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from gaodi.apps.core import workflow
 from gaodi.apps.core.choices import OrgKind, Role
 from gaodi.apps.core.models import Organization
+from gaodi.apps.core.pagination import CappedPaginator
 from gaodi.apps.core.permissions import can, get_visible_or_404, require, visible
 
 from . import actions
@@ -58,8 +59,8 @@ def filing_list(request):
                       {"title": "算法备案公示 Algorithm filings", "generated_at": timezone.now().isoformat()})
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "algorithms/filing_list.html",
-                  {"page": _page(request, qs), "form": form, "query": query.urlencode()})
+    page = CappedPaginator(qs, 20).get_page(request.GET.get("page"))
+    return render(request, "algorithms/filing_list.html", {"page": page, "form": form, "query": query.urlencode()})
 
 
 def _filing_row(f: AlgorithmFiling) -> dict:
