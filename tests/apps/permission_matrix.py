@@ -171,3 +171,263 @@ register(ModelSpec(
              {"anonymous": 200, "unprivileged": 200, "permitted": 200, "other_org": 200}, api=True),
     ],
 ))
+
+
+# ---- compute (Art. 12-13): providers' sites and pools, programmes, voucher applications, vouchers, jobs ----
+
+def _compute(world):
+    """Two providers (petra, quinn), a site and a pool each, the economy department's programme, a district
+    government's reviewer (dora, another subsidy department) and a voucher application of ent_a."""
+    from gaodi.apps.compute import actions
+    from gaodi.apps.compute.forms import ApplicationForm, PoolForm, ProgramForm, SiteForm
+    from gaodi.apps.core.models import Membership, Organization, User
+
+    c = type("Compute", (), {})()
+
+    def member(username, org, role="member"):
+        user = User.objects.create_user(username=username, password="correct-horse-battery")
+        Membership.objects.create(user=user, organization=org, role=role)
+        return user
+
+    prov_a = Organization.objects.create(code="P01", name="东方云算", kind="compute_provider")
+    prov_b = Organization.objects.create(code="P02", name="西部绿算", kind="compute_provider")
+    xuhui = Organization.objects.create(code="Q310104", name="上海市徐汇区人民政府", kind="district", district="310104")
+    c.petra, c.quinn, c.dora = member("petra", prov_a), member("quinn", prov_b), member("dora", xuhui, "reviewer")
+    c.site = actions.create_site(c.petra, prov_a, SiteForm(data=_COMPUTE_SITE))
+    c.other_site = actions.create_site(c.quinn, prov_b, SiteForm(data={**_COMPUTE_SITE, "code": "nx-zhongwei"}))
+    c.pool = actions.create_pool(c.petra, PoolForm(data={**_COMPUTE_POOL, "site": str(c.site.pk)},
+                                                   provider_ids={prov_a.pk}))
+    c.program = actions.create_program(world.ron, world.economy, ProgramForm(data=_COMPUTE_PROGRAM))
+    c.application = actions.create_application(world.alice, world.ent_a, ApplicationForm(data={
+        "program": str(c.program.pk), "amount_requested": "500", "purpose": "训练行业大模型，预计 100 卡时。"}))
+    return c
+
+
+_COMPUTE_SITE = {"code": "sh-songjiang", "name": "松江数据中心", "hub": "yangtze_river_delta", "region": "shanghai",
+                 "pue": "1.30", "green_share": "0.25", "latency_ms": "3"}
+
+
+def _compute_program_data() -> dict:
+    from datetime import date, timedelta
+
+    today = date.today()
+    return {"code": "sh-general", "name": "上海市算力券", "level": "city", "rate": "0.30", "budget": "10000",
+            "valid_from": (today - timedelta(days=5)).isoformat(), "valid_to": (today + timedelta(days=60)).isoformat()}
+
+
+_COMPUTE_PROGRAM = _compute_program_data()
+_COMPUTE_POOL = {"code": "sh-local", "accelerator": "MLU370", "count": "8", "per_node": "8", "price_per_hour": "120.00",
+                 "backend": "local", "active": "on"}
+
+
+def _site_objects(world, make_filing):
+    c = _compute(world)
+    return c.site, {"anonymous": None, "unprivileged": world.nobody, "permitted": c.petra, "other_org": c.quinn}
+
+
+def _site_snapshot(site):
+    from gaodi.apps.compute.models import Site
+
+    s = Site.objects.get(pk=site.pk)
+    return (s.name, s.pue, s.code, Site.objects.count())
+
+
+register(ModelSpec(
+    "compute.site",
+    _site_objects,
+    _site_snapshot,
+    [
+        Case("edit page", "GET", lambda o: f"/compute/provider/sites/{o.pk}/edit/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("edit post", "POST", lambda o: f"/compute/provider/sites/{o.pk}/edit/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404},
+             data={**_COMPUTE_SITE, "name": "改名的数据中心", "pue": "1.20"}),
+        Case("api detail", "GET", lambda o: f"/api/v1/compute/sites/{o.pk}",
+             {"anonymous": 200, "unprivileged": 200, "permitted": 200, "other_org": 200}, api=True),
+        Case("api create", "POST", lambda o: "/api/v1/compute/sites",
+             {"anonymous": 401, "unprivileged": 403, "permitted": 201, "other_org": 201},
+             data={**_COMPUTE_SITE, "code": "gz-guian", "hub": "guizhou", "region": "guizhou"}, api=True),
+    ],
+))
+
+
+def _pool_snapshot(pool):
+    from gaodi.apps.compute.models import Pool
+
+    p = Pool.objects.get(pk=pool.pk)
+    return (p.price_per_hour, p.count, p.active, p.site_id, Pool.objects.count())
+
+
+register(ModelSpec(
+    "compute.pool",
+    lambda world, mf: (lambda c: (c.pool, {"anonymous": None, "unprivileged": world.nobody, "permitted": c.petra,
+                                           "other_org": c.quinn}))(_compute(world)),
+    _pool_snapshot,
+    [
+        Case("public page", "GET", lambda o: f"/compute/pools/{o.pk}/",
+             {"anonymous": 200, "unprivileged": 200, "permitted": 200, "other_org": 200}),
+        Case("public capacity page", "GET", lambda o: "/compute/",
+             {"anonymous": 200, "unprivileged": 200, "permitted": 200, "other_org": 200}),
+        Case("edit page", "GET", lambda o: f"/compute/provider/pools/{o.pk}/edit/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("edit post", "POST", lambda o: f"/compute/provider/pools/{o.pk}/edit/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404},
+             data={**_COMPUTE_POOL, "price_per_hour": "99.00"}),
+        Case("provider page", "GET", lambda o: "/compute/provider/",
+             {"anonymous": LOGIN, "unprivileged": 403, "permitted": 200, "other_org": 200}),
+        Case("api detail", "GET", lambda o: f"/api/v1/compute/pools/{o.pk}",
+             {"anonymous": 200, "unprivileged": 200, "permitted": 200, "other_org": 200}, api=True),
+    ],
+))
+
+
+def _program_snapshot(program):
+    from gaodi.apps.compute.models import LedgerEntry, SubsidyProgram
+
+    p = SubsidyProgram.objects.get(pk=program.pk)
+    return (p.budget, p.rate, p.name, SubsidyProgram.objects.count(), LedgerEntry.objects.count())
+
+
+register(ModelSpec(
+    "compute.subsidyprogram",
+    lambda world, mf: (lambda c: (c.program, {"anonymous": None, "unprivileged": world.nobody,
+                                              "permitted": world.ron, "other_org": c.dora}))(_compute(world)),
+    _program_snapshot,
+    [
+        Case("public page", "GET", lambda o: f"/compute/programs/{o.pk}/",
+             {"anonymous": 200, "unprivileged": 200, "permitted": 200, "other_org": 200}),
+        Case("edit page", "GET", lambda o: f"/compute/programs/{o.pk}/edit/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("edit post", "POST", lambda o: f"/compute/programs/{o.pk}/edit/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404},
+             data={**_COMPUTE_PROGRAM, "budget": "20000"}),
+        Case("create page", "GET", lambda o: "/compute/programs/new/",
+             {"anonymous": LOGIN, "unprivileged": 403, "permitted": 200, "other_org": 200}),
+        Case("dashboard", "GET", lambda o: "/compute/dashboard/",
+             {"anonymous": LOGIN, "unprivileged": 403, "permitted": 200, "other_org": 200}),
+        Case("api detail", "GET", lambda o: f"/api/v1/compute/programs/{o.pk}",
+             {"anonymous": 200, "unprivileged": 200, "permitted": 200, "other_org": 200}, api=True),
+        Case("api dashboard", "GET", lambda o: "/api/v1/compute/dashboard",
+             {"anonymous": 401, "unprivileged": 403, "permitted": 200, "other_org": 200}, api=True),
+    ],
+))
+
+
+def _application_snapshot(application):
+    from gaodi.apps.compute.models import Voucher, VoucherApplication
+
+    a = VoucherApplication.objects.get(pk=application.pk)
+    return (a.state, a.approved_amount, a.amount_requested, Voucher.objects.count())
+
+
+# A submitted application seen by reviewers: the economy department's reviewer is "permitted", another
+# subsidy department's reviewer (a district government) is "other_org"; another enterprise is "unprivileged".
+register(ModelSpec(
+    "compute.voucherapplication(review)",
+    lambda world, mf: (lambda c: (c.application, {"anonymous": None, "unprivileged": world.bob,
+                                                  "permitted": world.ron, "other_org": c.dora}))(_compute(world)),
+    _application_snapshot,
+    [
+        Case("review page", "GET", lambda o: f"/compute/review/applications/{o.pk}/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("approve", "POST", lambda o: f"/compute/review/applications/{o.pk}/approve/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404},
+             data={"comment": "", "approved_amount": "400"}),
+        Case("return", "POST", lambda o: f"/compute/review/applications/{o.pk}/return/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404},
+             data={"comment": "请补充用量测算"}),
+        Case("api detail", "GET", lambda o: f"/api/v1/compute/applications/{o.pk}",
+             {"anonymous": 401, "unprivileged": 404, "permitted": 200, "other_org": 404}, api=True),
+        Case("api approve", "POST", lambda o: f"/api/v1/compute/applications/{o.pk}/transitions/approve",
+             {"anonymous": 401, "unprivileged": 404, "permitted": 200, "other_org": 404},
+             data={"comment": ""}, api=True),
+    ],
+))
+
+register(ModelSpec(
+    "compute.voucherapplication(owner)",
+    lambda world, mf: (lambda c: (c.application, {"anonymous": None, "unprivileged": world.nobody,
+                                                  "permitted": world.alice, "other_org": world.bob}))(_compute(world)),
+    _application_snapshot,
+    [
+        Case("workspace page", "GET", lambda o: f"/compute/workspace/applications/{o.pk}/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("withdraw", "POST", lambda o: f"/compute/workspace/applications/{o.pk}/withdraw/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404}),
+        Case("api withdraw", "POST", lambda o: f"/api/v1/compute/applications/{o.pk}/transitions/withdraw",
+             {"anonymous": 401, "unprivileged": 404, "permitted": 200, "other_org": 404}, data={}, api=True),
+        Case("api approve own", "POST", lambda o: f"/api/v1/compute/applications/{o.pk}/transitions/approve",
+             {"anonymous": 401, "unprivileged": 404, "permitted": 403, "other_org": 404}, data={}, api=True),
+    ],
+))
+
+
+def _voucher_objects(world, make_filing):
+    from gaodi.apps.compute import actions
+
+    c = _compute(world)
+    voucher = actions.approve_application(world.ron, c.application)
+    return voucher, {"anonymous": None, "unprivileged": world.nobody, "permitted": world.alice, "other_org": world.bob}
+
+
+def _voucher_snapshot(voucher):
+    from gaodi.apps.compute.models import Voucher
+
+    v = Voucher.objects.get(pk=voucher.pk)
+    return (v.balance, v.amount, v.expires_on)
+
+
+register(ModelSpec(
+    "compute.voucher",
+    _voucher_objects,
+    _voucher_snapshot,
+    [
+        Case("voucher page", "GET", lambda o: f"/compute/workspace/vouchers/{o.pk}/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("api detail", "GET", lambda o: f"/api/v1/compute/vouchers/{o.pk}",
+             {"anonymous": 401, "unprivileged": 404, "permitted": 200, "other_org": 404}, api=True),
+    ],
+))
+
+
+def _job_objects(world, make_filing):
+    from gaodi.apps.compute import actions
+    from gaodi.apps.compute.forms import JobForm
+
+    _compute(world)
+    form = JobForm(data={"name": "作业", "script": "echo hi\n", "accelerators": "1", "accelerator_models": ["MLU370"],
+                         "estimated_hours": "0.5", "data_region": "shanghai", "data_may_leave": "on",
+                         "data_grade": "general", "workload": "training", "preference": "cheapest"},
+                   organization=world.ent_a)
+    job = actions.submit_job(world.alice, world.ent_a, form)
+    return job, {"anonymous": None, "unprivileged": world.nobody, "permitted": world.alice, "other_org": world.bob}
+
+
+def _job_snapshot(job):
+    from gaodi.apps.compute.models import Job
+
+    j = Job.objects.get(pk=job.pk)
+    return (j.state, j.cancel_requested, j.backend_job_id, Job.objects.count())
+
+
+register(ModelSpec(
+    "compute.job",
+    _job_objects,
+    _job_snapshot,
+    [
+        Case("job page", "GET", lambda o: f"/compute/workspace/jobs/{o.pk}/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("status fragment", "GET", lambda o: f"/compute/workspace/jobs/{o.pk}/status/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("cancel", "POST", lambda o: f"/compute/workspace/jobs/{o.pk}/cancel/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404}),
+        Case("new job page", "GET", lambda o: "/compute/workspace/jobs/new/",
+             {"anonymous": LOGIN, "unprivileged": 403, "permitted": 200, "other_org": 200}),
+        Case("api detail", "GET", lambda o: f"/api/v1/compute/jobs/{o.pk}",
+             {"anonymous": 401, "unprivileged": 404, "permitted": 200, "other_org": 404}, api=True),
+        Case("api logs", "GET", lambda o: f"/api/v1/compute/jobs/{o.pk}/logs",
+             {"anonymous": 401, "unprivileged": 404, "permitted": 200, "other_org": 404}, api=True),
+        Case("api cancel", "POST", lambda o: f"/api/v1/compute/jobs/{o.pk}/cancel",
+             {"anonymous": 401, "unprivileged": 404, "permitted": 200, "other_org": 404}, api=True),
+    ],
+))
