@@ -28,6 +28,7 @@ def require_service(available: bool, reason: str) -> None:
 def _isolated_media(settings, tmp_path):
     # Uploads and generated files go to a per-test folder, never into ./var.
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.GAODI_COMPUTE_JOB_ROOT = tmp_path / "compute-jobs"
 
 
 @pytest.fixture(autouse=True)

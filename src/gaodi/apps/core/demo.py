@@ -60,6 +60,7 @@ DEMO_LOGINS: tuple[DemoLogin, ...] = (
     DemoLogin("发布员（市网信办） Publisher, cyberspace", "cyber-publisher", "D04"),
     DemoLogin("平台管理员 Platform admin (superuser)", "admin", None),
     DemoLogin("检测机构成员 Testing-institution member", "t01.member", "T01"),
+    DemoLogin("算力提供方成员 Compute provider member", "p01.member", "P01"),
 )
 
 # ---- organizations ------------------------------------------------------------------------------
@@ -787,6 +788,10 @@ def load_demo(seed: int = 7) -> dict[str, Any]:
                 publisher, department, f"{start.year}年{half}上海市算法备案信息公示", start, end,
                 note=f"公示{start:%Y年%m月%d日}至{end:%Y年%m月%d日}期间经本部门备案的算法（条例第十五条）。",
             )
+        # Public compute (Art. 12-13): providers, programmes, vouchers and a few jobs that really run.
+        from gaodi.apps.compute.demo import load_compute_demo
+
+        compute = load_compute_demo(rng)
         counts: dict[str, Any] = {
             "organizations": Organization.objects.count(),
             "enterprises": Organization.objects.filter(kind=OrgKind.ENTERPRISE).count(),
@@ -798,6 +803,7 @@ def load_demo(seed: int = 7) -> dict[str, Any]:
             ),
             "batches": DisclosureBatch.objects.count(),
             "disclosure_items": DisclosureItem.objects.count(),
+            "compute": {k: v for k, v in compute.items() if k != "logins"},
         }
         audit.record(None, "demo.load", None, {"seed": seed, **counts})
         counts["audit_entries"] = AuditEntry.objects.count()
