@@ -135,9 +135,9 @@ class Command(BaseCommand):
             distinct = _fmt(c.distinct) + ("" if c.distinct_exact else "~")
             note = ""
             if c.pattern_checked:
-                note = f"{c.pattern_name or 'declared'} {c.pattern_matched}/{c.pattern_checked}"
+                note = f"{c.pattern_name or 'declared'} {c.pattern_matched:,}/{c.pattern_checked:,}"
                 if c.checksum_checked:
-                    note += f", check digit {c.checksum_passed}/{c.checksum_checked}"
+                    note += f", check digit {c.checksum_passed:,}/{c.checksum_checked:,}"
             elif c.min is not None:
                 note = f"{_fmt(c.min)} .. {_fmt(c.max)}"
             if c.type_violations:
