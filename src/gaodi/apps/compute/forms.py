@@ -9,7 +9,7 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext as _gettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from gaodi.apps.algorithms.forms import clean_text
@@ -86,7 +86,7 @@ class PoolForm(forms.ModelForm):
             data["per_node"] = 8
         count, per_node = data.get("count"), data.get("per_node")
         if count and per_node and count % per_node:
-            self.add_error("count", _gettext("%(count)d 张卡不能均分到每节点 %(per)d 张：请填写每节点卡数的整数倍。")
+            self.add_error("count", gettext("%(count)d 张卡不能均分到每节点 %(per)d 张：请填写每节点卡数的整数倍。")
                            % {"count": count, "per": per_node})
         model = data.get("accelerator")
         if model and not data.get("memory_gb"):
@@ -135,7 +135,7 @@ class ProgramForm(forms.ModelForm):
         rate = data.get("rate")
         cap = bridge.stacking_rules().city_rate_cap
         if level == Level.CITY and rate is not None and rate > cap:
-            self.add_error("rate", _gettext("市级补贴合计不超过挂牌价的 %(cap)s%%：请把补贴比例调到不超过 %(max)s。")
+            self.add_error("rate", gettext("市级补贴合计不超过挂牌价的 %(cap)s%%：请把补贴比例调到不超过 %(max)s。")
                            % {"cap": format((cap * 100).normalize(), "f"), "max": format(cap.normalize(), "f")})
         if "code" in data and isinstance(data["code"], str):
             data["code"] = data["code"].strip().lower()
@@ -165,7 +165,7 @@ class ApplicationForm(forms.ModelForm):
             self.add_error("purpose", _("用途说明至少需要 10 个字，请说明算力用途和预计用量。"))
         program, amount = data.get("program"), data.get("amount_requested")
         if program and amount and program.max_voucher_amount and amount > program.max_voucher_amount:
-            self.add_error("amount_requested", _gettext("该项目单张算力券面额上限为 %(max)s 元，请调低申请金额。")
+            self.add_error("amount_requested", gettext("该项目单张算力券面额上限为 %(max)s 元，请调低申请金额。")
                            % {"max": program.max_voucher_amount})
         return data
 
@@ -196,7 +196,7 @@ class VoucherChoiceField(forms.MultipleChoiceField):
             if voucher is None and raw.isdigit():
                 voucher = Voucher.objects.select_related("program").filter(pk=int(raw)).first()
             if voucher is None:
-                raise forms.ValidationError(_gettext("找不到算力券“%(v)s”，请核对券号。") % {"v": raw[:40]})
+                raise forms.ValidationError(gettext("找不到算力券“%(v)s”，请核对券号。") % {"v": raw[:40]})
             vouchers.append(voucher)
         return vouchers
 
@@ -266,8 +266,8 @@ class JobForm(forms.Form):
         self.fields["pool"].error_messages["invalid_choice"] = _("资源池“%(value)s”不存在或已停止对外提供，请重新选择。")
         if organization is not None:
             self.fields["vouchers"].choices = [
-                (str(v.pk), f"{v.number} · {v.program.name} · {_gettext('余额')} ¥{v.balance} · "
-                            f"{_gettext('到期')} {v.expires_on:%Y-%m-%d}")
+                (str(v.pk), f"{v.number} · {v.program.name} · {gettext('余额')} ¥{v.balance} · "
+                            f"{gettext('到期')} {v.expires_on:%Y-%m-%d}")
                 for v in bridge.usable_vouchers(organization)]
             if not self.is_bound:
                 self.initial.setdefault("vouchers", [c[0] for c in self.fields["vouchers"].choices])
@@ -282,14 +282,14 @@ class JobForm(forms.Form):
         size, limit = len(script.encode("utf-8")), max_script_bytes()
         if size > limit:
             raise forms.ValidationError(
-                _gettext("作业脚本为 %(size)s 字节，超过上限 %(limit)s 字节：请把大段代码放在数据位置的文件中，由脚本调用。")
+                gettext("作业脚本为 %(size)s 字节，超过上限 %(limit)s 字节：请把大段代码放在数据位置的文件中，由脚本调用。")
                 % {"size": f"{size:,}", "limit": f"{limit:,}"})
         return script.replace("\r\n", "\n")
 
     def clean_accelerators(self):
         n = self.cleaned_data["accelerators"]
         if self.largest_pool and n > self.largest_pool:
-            raise forms.ValidationError(_gettext("平台最大的资源池只有 %(max)d 张卡，请把加速卡数调到 %(max)d 以下或拆分作业。")
+            raise forms.ValidationError(gettext("平台最大的资源池只有 %(max)d 张卡，请把加速卡数调到 %(max)d 以下或拆分作业。")
                                         % {"max": self.largest_pool})
         return n
 
@@ -308,7 +308,7 @@ class JobForm(forms.Form):
             if deadline <= now:
                 self.add_error("deadline", _("截止时间已经过去，请填写未来的时间，或留空。"))
             elif hours is not None and now + timedelta(hours=float(hours)) > deadline:
-                self.add_error("deadline", _gettext("作业预计需要 %(h)s 小时，截止时间前来不及完成：请推迟截止时间或缩短作业。")
+                self.add_error("deadline", gettext("作业预计需要 %(h)s 小时，截止时间前来不及完成：请推迟截止时间或缩短作业。")
                                % {"h": f"{hours:g}"})
         if data.get("data_size_gb") is None:
             data["data_size_gb"] = Decimal("0")
@@ -321,13 +321,13 @@ def check_vouchers(organization, vouchers, on=None) -> None:
     errors = []
     for v in vouchers:
         if v.organization_id != organization.pk:
-            errors.append(_gettext("算力券 %(no)s 不属于本企业，不能使用。") % {"no": v.number})
+            errors.append(gettext("算力券 %(no)s 不属于本企业，不能使用。") % {"no": v.number})
         elif on > v.expires_on or v.lapsed_at is not None:
-            errors.append(_gettext("算力券 %(no)s 已于 %(d)s 到期，不能使用。") % {"no": v.number, "d": v.expires_on})
+            errors.append(gettext("算力券 %(no)s 已于 %(d)s 到期，不能使用。") % {"no": v.number, "d": v.expires_on})
         elif on < v.valid_from:
-            errors.append(_gettext("算力券 %(no)s 自 %(d)s 起才生效。") % {"no": v.number, "d": v.valid_from})
+            errors.append(gettext("算力券 %(no)s 自 %(d)s 起才生效。") % {"no": v.number, "d": v.valid_from})
         elif v.balance <= 0:
-            errors.append(_gettext("算力券 %(no)s 余额已用完。") % {"no": v.number})
+            errors.append(gettext("算力券 %(no)s 余额已用完。") % {"no": v.number})
     if errors:
         raise forms.ValidationError(errors)
 

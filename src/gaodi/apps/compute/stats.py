@@ -206,7 +206,8 @@ def timeline(today: date | None = None, n: int = TIMELINE_WORKING_DAYS) -> dict:
     for a in (VoucherApplication.objects.filter(state=ApplicationState.SUBMITTED, deadline__isnull=False)
               .select_related("organization").order_by("deadline")[:20]):
         pending.append({"id": a.pk, "organization": a.organization.name, "deadline": a.deadline.isoformat(),
-                        "working_days_left": workdays.working_days_between(today, a.deadline)})
+                        "working_days_left": (left := workdays.working_days_between(today, a.deadline)),
+                        "overdue_days": max(0, -left)})
     return {"days": [d.isoformat() for d in days], **{k: [round(x, 2) for x in v] for k, v in out.items()},
             "rest_days_skipped": (days[-1] - days[0]).days + 1 - len(days), "deadlines": pending}
 
