@@ -431,3 +431,119 @@ register(ModelSpec(
              {"anonymous": 401, "unprivileged": 404, "permitted": 200, "other_org": 404}, api=True),
     ],
 ))
+
+
+# ---- data resources (gaodi.apps.data) --------------------------------------------------------------
+
+def _data_dataset(world, open_type="conditional"):
+    from gaodi.apps.data import actions
+    from gaodi.apps.data.forms import DatasetForm
+
+    return actions.create_dataset(world.paul, world.cyber, DatasetForm(data={
+        "title": "矩阵数据集", "description": "权限矩阵", "theme": "general", "licence": "CC BY 4.0",
+        "update_frequency": "monthly", "spatial": "上海市", "open_type": open_type, "security_level": "general",
+        "conditions": "科研使用"}))
+
+
+def _data_application(world):
+    from gaodi.apps.core.models import Organization
+    from gaodi.apps.data import actions
+    from gaodi.apps.data.forms import ApplicationForm
+
+    form = ApplicationForm(data={"organization": world.ent_a.pk, "purpose": "训练模型用于交通预测研究。",
+                                 "scenario": "交通", "security_measures": "专网", "term_days": 30},
+                           enterprises=Organization.objects.filter(pk=world.ent_a.pk))
+    return actions.apply_for_access(world.alice, _data_dataset(world), form)
+
+
+def _dataset_snapshot(d):
+    from gaodi.apps.data.models import Dataset
+
+    d = Dataset.objects.get(pk=d.pk)
+    return (d.title, d.open_type, d.security_level, d.resources.count(), d.gradings.count())
+
+
+register(ModelSpec(
+    "data.dataset",
+    lambda world, mf: (_data_dataset(world), {"anonymous": None, "unprivileged": world.nobody,
+                                              "permitted": world.paul, "other_org": world.bob}),
+    _dataset_snapshot,
+    [
+        Case("public page", "GET", _u("data:dataset_detail"),
+             {"anonymous": 200, "unprivileged": 200, "permitted": 200, "other_org": 200}),
+        Case("edit page", "GET", _u("data:dataset_edit"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("grading post", "POST", _u("data:grading_decide"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404},
+             data={"security_level": "important", "open_type": "not_open"}),
+        Case("api detail", "GET", lambda o: f"/api/v1/data/datasets/{o.pk}",
+             {"anonymous": 200, "unprivileged": 200, "permitted": 200, "other_org": 200}, api=True),
+    ],
+))
+
+
+def _application_snapshot(a):
+    from gaodi.apps.data.models import AccessApplication, Grant
+
+    a = AccessApplication.objects.get(pk=a.pk)
+    return (a.state, a.decided_at, Grant.objects.count())
+
+
+register(ModelSpec(
+    "data.accessapplication",
+    lambda world, mf: (_data_application(world), {"anonymous": None, "unprivileged": world.nobody,
+                                                  "permitted": world.rita, "other_org": world.ron}),
+    _application_snapshot,
+    [
+        Case("page", "GET", _u("data:application_detail"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("approve", "POST", _u("data:application_transition", "approve"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404}),
+        Case("api approve", "POST", lambda o: f"/api/v1/data/applications/{o.pk}/transitions/approve",
+             {"anonymous": 401, "unprivileged": 404, "permitted": 200, "other_org": 404}, data={"comment": ""},
+             api=True),
+    ],
+))
+
+
+def _data_grant(world):
+    from gaodi.apps.data import actions
+
+    application = actions.decide_application(world.rita, _data_application(world), "approve")
+    return application.grant
+
+
+register(ModelSpec(
+    "data.grant",
+    lambda world, mf: (_data_grant(world), {"anonymous": None, "unprivileged": world.nobody,
+                                            "permitted": world.alice, "other_org": world.bob}),
+    lambda g: (type(g).objects.get(pk=g.pk).expires_at,),
+    [
+        Case("api detail", "GET", lambda o: f"/api/v1/data/grants/{o.pk}",
+             {"anonymous": 401, "unprivileged": 404, "permitted": 200, "other_org": 404}, api=True),
+    ],
+))
+
+
+def _data_openlist(world):
+    from gaodi.apps.data import actions
+    from gaodi.apps.data.forms import OpenListEntryForm
+
+    form = OpenListEntryForm(data={"name": "矩阵数据项", "scope": "全市", "open_type": "unconditional",
+                                   "update_frequency": "daily"}, department=world.cyber)
+    return actions.set_open_list_entry(world.paul, world.cyber, form)
+
+
+register(ModelSpec(
+    "data.openlistversion",
+    lambda world, mf: (_data_openlist(world), {"anonymous": None, "unprivileged": world.nobody,
+                                               "permitted": world.paul, "other_org": world.ron}),
+    lambda v: (type(v).objects.count(),),
+    [
+        Case("history", "GET", lambda o: f"/data/open-lists/{o.department_id}/",
+             {"anonymous": 200, "unprivileged": 200, "permitted": 200, "other_org": 200}),
+        Case("manage post", "POST", lambda o: "/data/open-lists/manage/",
+             {"anonymous": LOGIN, "unprivileged": 403, "permitted": 302, "other_org": 403},
+             data={"name": "新数据项", "scope": "全市", "open_type": "unconditional", "update_frequency": "daily"}),
+    ],
+))

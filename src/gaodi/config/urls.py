@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("gaodi.apps.core.urls")),
     path("", include("gaodi.apps.algorithms.urls")),
     path("compute/", include("gaodi.apps.compute.urls")),
+    path("data/", include("gaodi.apps.data.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -399,3 +399,4 @@ def mark_notifications_read(request):
 # last keeps the import order safe whichever module is loaded first).
 import gaodi.apps.algorithms.api  # noqa: E402, F401, I001
 import gaodi.apps.compute.api  # noqa: E402, F401, I001
+import gaodi.apps.data.api  # noqa: E402, F401, I001

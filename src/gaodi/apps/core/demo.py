@@ -792,6 +792,10 @@ def load_demo(seed: int = 7) -> dict[str, Any]:
         from gaodi.apps.compute.demo import load_compute_demo
 
         compute = load_compute_demo(rng)
+        # Data resources (Art. 16-17): datasets, open lists, access applications and a grant.
+        from gaodi.apps.data.demo import load_data_demo
+
+        data = load_data_demo(rng)
         counts: dict[str, Any] = {
             "organizations": Organization.objects.count(),
             "enterprises": Organization.objects.filter(kind=OrgKind.ENTERPRISE).count(),
@@ -804,6 +808,7 @@ def load_demo(seed: int = 7) -> dict[str, Any]:
             "batches": DisclosureBatch.objects.count(),
             "disclosure_items": DisclosureItem.objects.count(),
             "compute": {k: v for k, v in compute.items() if k != "logins"},
+            "data": data,
         }
         audit.record(None, "demo.load", None, {"seed": seed, **counts})
         counts["audit_entries"] = AuditEntry.objects.count()

@@ -1,0 +1,58 @@
+from django.contrib import admin
+
+from .models import AccessApplication, AccessLog, Dataset, GradingDecision, Grant, OpenListVersion, Resource
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ("title", "publisher", "theme", "open_type", "security_level", "updated_at")
+    list_filter = ("theme", "open_type", "security_level")
+    search_fields = ("title", "title_en", "publisher__name")
+    raw_id_fields = ("publisher", "created_by")
+    readonly_fields = ("open_type", "security_level")  # changed by grading decisions (recorded beside suggestions)
+
+
+@admin.register(Resource)
+class ResourceAdmin(admin.ModelAdmin):
+    list_display = ("name", "dataset", "kind")
+    raw_id_fields = ("dataset",)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccessApplication)
+class ApplicationAdmin(ReadOnlyAdmin):
+    """State changes go through the workflow on the application pages."""
+
+    list_display = ("id", "dataset", "applicant", "organization", "state", "deadline")
+    list_filter = ("state",)
+
+
+@admin.register(Grant)
+class GrantAdmin(ReadOnlyAdmin):
+    list_display = ("id", "dataset", "grantee", "starts_at", "expires_at", "revoked_at")
+
+
+@admin.register(OpenListVersion)
+class OpenListVersionAdmin(ReadOnlyAdmin):
+    list_display = ("department", "number", "change", "created_at")
+
+
+@admin.register(GradingDecision)
+class GradingDecisionAdmin(ReadOnlyAdmin):
+    list_display = ("dataset", "security_level", "open_type", "follows_suggestion", "created_at")
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "dataset", "user", "ip", "allowed", "reason")
+    list_filter = ("allowed",)

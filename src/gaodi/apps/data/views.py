@@ -1,0 +1,389 @@
+"""Pages of the data resource library: public catalog, statistics, open lists and fairness report; the
+publisher's editing pages; access applications, grants and downloads. Every write calls an action."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from gaodi.apps.algorithms.exports import FORMATS, export
+from gaodi.apps.core import workflow
+from gaodi.apps.core.models import Organization
+from gaodi.apps.core.pagination import CappedPaginator
+from gaodi.apps.core.permissions import can, get_visible_or_404, visible
+
+from . import actions
+from .forms import (
+    ApplicationForm,
+    CommentForm,
+    DatasetForm,
+    GradingForm,
+    OpenListEntryForm,
+    ResourceForm,
+    VersionForm,
+    filter_datasets,
+)
+from .models import (
+    AccessApplication,
+    ApplicationState,
+    Dataset,
+    Grant,
+    OpenListVersion,
+    OpenType,
+    Resource,
+    ResourceVersion,
+    SecurityLevel,
+    Theme,
+)
+from .policies import decider_ids, enterprise_ids, list_department_ids, publisher_ids
+from .workflows import ACCESS_APPLICATION, OWNER_TRANSITIONS, REVIEW_TRANSITIONS
+
+DATASET_COLUMNS = [
+    ("id", "编号 ID"), ("title", "数据集名称 Title"), ("title_en", "英文名称 English title"),
+    ("publisher", "发布机构 Publisher"), ("theme", "领域 Theme"), ("open_type", "开放类型 Open type"),
+    ("security_level", "安全级别 Security level"), ("licence", "许可协议 Licence"),
+    ("update_frequency", "更新频率 Update frequency"), ("temporal", "时间范围 Temporal coverage"),
+    ("spatial", "空间范围 Spatial coverage"), ("quality_score", "质量得分 Quality score"),
+    ("updated", "更新时间 Updated"), ("description", "描述 Description"),
+]
+
+
+def _errors_to_form(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _messages(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return "；".join(m for errors in exc.message_dict.values() for m in errors)
+    return "；".join(exc.messages)
+
+
+def dataset_row(d: Dataset) -> dict:
+    temporal = " ~ ".join(x.isoformat() for x in (d.temporal_start, d.temporal_end) if x)
+    return {"id": d.pk, "title": d.title, "title_en": d.title_en, "publisher": d.publisher.name,
+            "theme": d.get_theme_display(), "open_type": d.get_open_type_display(),
+            "security_level": d.get_security_level_display(), "licence": d.licence,
+            "update_frequency": d.get_update_frequency_display(), "temporal": temporal, "spatial": d.spatial,
+            "quality_score": d.latest_score, "updated": timezone.localtime(d.updated_at).date().isoformat(),
+            "description": d.description}
+
+
+# ---- public catalog -----------------------------------------------------------------------------
+
+def dataset_list(request):
+    qs = visible(request.user, Dataset).select_related("publisher").order_by("-updated_at", "-id")
+    qs, form = filter_datasets(qs, request.GET)
+    fmt = request.GET.get("format")
+    if fmt:
+        if fmt not in FORMATS:
+            return HttpResponseBadRequest(_("不支持的导出格式：请使用 csv、xlsx 或 json。"))
+        return export((dataset_row(d) for d in qs[:50000]), DATASET_COLUMNS, fmt, "gaodi-datasets",
+                      {"title": "人工智能数据资源目录 AI data resource catalog",
+                       "generated_at": timezone.now().isoformat()})
+    query = request.GET.copy()
+    query.pop("page", None)
+    page = CappedPaginator(qs, 20).get_page(request.GET.get("page"))
+    return render(request, "data/dataset_list.html", {
+        "page": page, "form": form, "query": query.urlencode(), "can_add": can(request.user, "add", model=Dataset)})
+
+
+def dataset_detail(request, pk: int):
+    dataset = get_visible_or_404(request.user, Dataset, pk=pk)
+    resources = [(r, r.latest) for r in dataset.resources.all()]
+    return render(request, "data/dataset_detail.html", {
+        "dataset": dataset, "resources": resources, "gradings": dataset.gradings.all()[:10],
+        "suggestion": actions.latest_suggestion(dataset),
+        "can_change": can(request.user, "change", dataset), "can_apply": can(request.user, "apply", dataset),
+        "grading_form": GradingForm(initial={"security_level": dataset.security_level,
+                                             "open_type": dataset.open_type}),
+    })
+
+
+def statistics(request):
+    qs = Dataset.objects.all()
+    by_theme = {row["theme"]: row["n"] for row in qs.values("theme").annotate(n=Count("id")).order_by()}
+    by_level = {row["security_level"]: row["n"] for row in qs.values("security_level").annotate(n=Count("id")).order_by()}
+    by_open = {row["open_type"]: row["n"] for row in qs.values("open_type").annotate(n=Count("id")).order_by()}
+    by_publisher = list(qs.values("publisher__name").annotate(n=Count("id")).order_by("-n", "publisher__name"))
+    data = {
+        "total": qs.count(),
+        "by_theme": [{"key": k, "label": str(label), "count": by_theme.get(k, 0)} for k, label in Theme.choices],
+        "by_level": [{"key": k, "label": str(label), "count": by_level.get(k, 0)} for k, label in SecurityLevel.choices],
+        "by_open_type": [{"key": k, "label": str(label), "count": by_open.get(k, 0)} for k, label in OpenType.choices],
+        "by_publisher": [{"label": r["publisher__name"], "count": r["n"]} for r in by_publisher],
+    }
+    if request.GET.get("format") == "json":
+        return export(data["by_theme"] + data["by_level"] + data["by_open_type"] + data["by_publisher"],
+                      [("key", "key"), ("label", "label"), ("count", "count")], "json", "gaodi-data-statistics",
+                      {"total": data["total"]})
+    return render(request, "data/statistics.html", {"data": data})
+
+
+def fairness(request):
+    labels = {"sme": _("中小企业"), "individual": _("个人开发者"), "large": _("大型企业"), "other": _("其他机构")}
+    rows = actions.fairness_report()
+    for row in rows:
+        row["label"] = labels[row["group"]]
+    return render(request, "data/fairness.html", {"rows": rows})
+
+
+# ---- downloads ----------------------------------------------------------------------------------
+
+def _send(request, version: ResourceVersion, grant: Grant | None = None):
+    try:
+        actions.authorize_download(request.user, version, actions.client_ip(request), grant)
+    except actions.Refused as exc:
+        return render(request, "data/refused.html", {"message": exc.message, "dataset": version.resource.dataset},
+                      status=exc.status)
+    response = FileResponse(version.file.open("rb"), as_attachment=True,
+                            filename=f"dataset-{version.resource.dataset_id}-r{version.resource_id}-v{version.number}"
+                                     f".{version.file.name.rsplit('.', 1)[-1]}",
+                            content_type="application/octet-stream")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def resource_download(request, pk: int):
+    resource = get_object_or_404(Resource.objects.select_related("dataset"), pk=pk)
+    version = resource.latest
+    if version is None:
+        raise Http404
+    return _send(request, version)
+
+
+@login_required
+def grant_download(request, pk: int, resource: int):
+    grant = get_visible_or_404(request.user, Grant, pk=pk)
+    version = get_object_or_404(Resource, pk=resource, dataset_id=grant.dataset_id).latest
+    if version is None:
+        raise Http404
+    return _send(request, version, grant)
+
+
+# ---- publisher ----------------------------------------------------------------------------------
+
+def _form_page(request, form, title, back=None):
+    return render(request, "data/form.html", {"form": form, "title": title, "back": back})
+
+
+@login_required
+def dataset_create(request):
+    orgs = Organization.objects.filter(pk__in=publisher_ids(request.user))
+    if not orgs:
+        raise PermissionDenied(_("只有数据发布机构的发布员可以发布数据集。"))
+    form = DatasetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset = actions.create_dataset(request.user, orgs.order_by("pk").first(), form)
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, _("数据集已发布。"))
+            return redirect("data:dataset_detail", pk=dataset.pk)
+    return _form_page(request, form, _("发布数据集"))
+
+
+@login_required
+def dataset_edit(request, pk: int):
+    dataset = get_visible_or_404(request.user, Dataset, pk=pk)
+    if not can(request.user, "change", dataset):
+        raise Http404
+    form = DatasetForm(request.POST or None, instance=Dataset.objects.get(pk=pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.update_dataset(request.user, dataset, form)
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, _("数据集信息已保存。"))
+            return redirect("data:dataset_detail", pk=dataset.pk)
+    return _form_page(request, form, _("修改数据集"), dataset)
+
+
+@login_required
+def resource_create(request, pk: int):
+    dataset = get_visible_or_404(request.user, Dataset, pk=pk)
+    if not can(request.user, "change", dataset):
+        raise Http404
+    form = ResourceForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.add_resource(request.user, dataset, form)
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, _("资源已添加，质量检测已排队。"))
+            return redirect("data:dataset_detail", pk=dataset.pk)
+    return _form_page(request, form, _("添加资源"), dataset)
+
+
+@login_required
+def version_create(request, pk: int):
+    resource = get_object_or_404(Resource.objects.select_related("dataset"), pk=pk)
+    if not can(request.user, "change", resource.dataset):
+        raise Http404
+    form = VersionForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.add_version(request.user, resource, form)
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, _("新版本已上传，质量检测已排队。"))
+            return redirect("data:dataset_detail", pk=resource.dataset_id)
+    return _form_page(request, form, _("上传新版本"), resource.dataset)
+
+
+@login_required
+@require_POST
+def quality_retry(request, pk: int):
+    version = get_object_or_404(ResourceVersion.objects.select_related("resource__dataset"), pk=pk)
+    if not can(request.user, "change", version.resource.dataset):
+        raise Http404
+    try:
+        actions.retry_quality_report(request.user, version)
+    except ValidationError as exc:
+        messages.error(request, _messages(exc))
+    else:
+        messages.success(request, _("已重新排队进行质量检测。"))
+    return redirect("data:dataset_detail", pk=version.resource.dataset_id)
+
+
+@login_required
+@require_POST
+def grading_decide(request, pk: int):
+    dataset = get_visible_or_404(request.user, Dataset, pk=pk)
+    if not can(request.user, "grade", dataset):
+        raise Http404
+    try:
+        actions.decide_grading(request.user, dataset, GradingForm(request.POST))
+    except ValidationError as exc:
+        messages.error(request, _messages(exc))
+    else:
+        messages.success(request, _("分级决定已记录。"))
+    return redirect("data:dataset_detail", pk=pk)
+
+
+# ---- open lists ---------------------------------------------------------------------------------
+
+def open_lists(request):
+    latest = {}
+    for v in OpenListVersion.objects.select_related("department").order_by("department__name", "-number"):
+        latest.setdefault(v.department_id, v)
+    return render(request, "data/open_lists.html", {"lists": list(latest.values()),
+                                                    "can_publish": bool(list_department_ids(request.user))})
+
+
+def open_list_history(request, department: int):
+    dept = get_object_or_404(Organization, pk=department)
+    versions = visible(request.user, OpenListVersion).filter(department=dept).order_by("-number")
+    if not versions:
+        raise Http404
+    return render(request, "data/open_list_history.html", {"department": dept, "versions": versions})
+
+
+@login_required
+def open_list_manage(request):
+    departments = Organization.objects.filter(pk__in=list_department_ids(request.user)).order_by("pk")
+    if not departments:
+        raise PermissionDenied(_("只有部门发布员可以维护公共数据开放清单。"))
+    department = departments.first()
+    form = OpenListEntryForm(request.POST or None, department=department)
+    if request.method == "POST":
+        try:
+            if request.POST.get("remove"):
+                actions.remove_open_list_entry(request.user, department, request.POST["remove"])
+                messages.success(request, _("已移除，清单生成了新版本。"))
+                return redirect("data:open_list_manage")
+            if form.is_valid():
+                actions.set_open_list_entry(request.user, department, form)
+                messages.success(request, _("已保存，清单生成了新版本。"))
+                return redirect("data:open_list_manage")
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+    return render(request, "data/open_list_manage.html",
+                  {"form": form, "department": department, "current": actions.current_open_list(department)})
+
+
+# ---- applications -------------------------------------------------------------------------------
+
+@login_required
+def apply(request, pk: int):
+    dataset = get_visible_or_404(request.user, Dataset, pk=pk)
+    if not can(request.user, "apply", dataset):
+        raise PermissionDenied(_("该数据集不是“有条件开放”数据，无需申请。"))
+    form = ApplicationForm(request.POST or None,
+                           enterprises=Organization.objects.filter(pk__in=enterprise_ids(request.user)))
+    if request.method == "POST" and form.is_valid():
+        try:
+            application = actions.apply_for_access(request.user, dataset, form)
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, _("申请已提交，发布机构将在期限内办理。"))
+            return redirect("data:application_detail", pk=application.pk)
+    return _form_page(request, form, _("申请访问：%(t)s") % {"t": dataset.title}, dataset)
+
+
+@login_required
+def my_access(request):
+    applications = visible(request.user, AccessApplication).filter(applicant=request.user).select_related("dataset")
+    grants = visible(request.user, Grant).filter(grantee=request.user).select_related("dataset")
+    return render(request, "data/my_access.html", {"applications": applications, "grants": grants,
+                                                   "now": timezone.now()})
+
+
+@login_required
+def application_detail(request, pk: int):
+    application = get_visible_or_404(request.user, AccessApplication, pk=pk)
+    transitions = ACCESS_APPLICATION.available(request.user, application)
+    grant = Grant.objects.filter(application=application).first()
+    return render(request, "data/application_detail.html", {
+        "application": application, "history": ACCESS_APPLICATION.history(application),
+        "review_transitions": [t for t in transitions if t.name in REVIEW_TRANSITIONS],
+        "owner_transitions": [t for t in transitions if t.name in OWNER_TRANSITIONS],
+        "grant": grant if grant and can(request.user, "view", grant) else None,
+        "resources": application.dataset.resources.all(), "form": CommentForm(),
+        "deadline_status": workflow.deadline_status(application.deadline),
+    })
+
+
+@login_required
+@require_POST
+def application_transition(request, pk: int, name: str):
+    application = get_visible_or_404(request.user, AccessApplication, pk=pk)
+    if name not in REVIEW_TRANSITIONS + OWNER_TRANSITIONS:
+        raise Http404
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _messages(ValidationError(form.errors)))
+        return redirect("data:application_detail", pk=pk)
+    try:
+        actions.decide_application(request.user, application, name, form.cleaned_data["comment"])
+    except ValidationError as exc:
+        messages.error(request, _messages(exc))
+    else:
+        messages.success(request, _("操作已完成。"))
+    return redirect("data:application_detail", pk=pk)
+
+
+@login_required
+def review_queue(request):
+    ids = decider_ids(request.user)
+    if not ids:
+        raise PermissionDenied(_("只有发布机构的审核员可以查看数据访问申请。"))
+    pending = (AccessApplication.objects.filter(dataset__publisher_id__in=ids, state=ApplicationState.SUBMITTED)
+               .select_related("dataset", "organization", "applicant").order_by("deadline", "submitted_at"))
+    rows = [(a, workflow.deadline_status(a.deadline)) for a in pending]
+    return render(request, "data/review_queue.html", {"rows": rows})
