@@ -73,10 +73,33 @@ class Command(BaseCommand):
         sim.add_argument("--price", default="10.00", help="list price per accelerator-hour in CNY (default 10.00)")
         sim.add_argument("--no-subsidy", action="store_true", help="do not bill jobs against the voucher programs")
         sim.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+        rec = sub.add_parser(
+            "reconcile",
+            help="Repair job states against the backends (after a restart; run it periodically, e.g. from cron).",
+            description="Dispatches queued jobs whose retry time has come, asks every backend about the jobs it "
+                        "holds, sends pending cancellations. A backend that is down is skipped and asked next time.",
+        )
+        rec.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     def handle(self, *args: object, subcommand: str, **options: object) -> None:
         if subcommand == "simulate":
             self.simulate(**options)
+        elif subcommand == "reconcile":
+            self.reconcile(json=bool(options.get("json")))
+
+    def reconcile(self, *, json: bool) -> None:
+        # Needs the database, unlike `simulate`; imported here so `simulate` stays usable without it.
+        from gaodi.apps.compute.actions import reconcile_jobs
+
+        summary = reconcile_jobs()
+        if json:
+            self.stdout.write(_dumps(summary))
+            return
+        self.stdout.write(
+            f"dispatched {summary['dispatched']}, updated {summary['updated']}, cancellations sent "
+            f"{summary['cancel_sent']}, lapsed vouchers {summary['lapsed']}; backends down: "
+            f"{', '.join(summary['unavailable']) or 'none'}"
+        )
 
     def simulate(self, *, trace: str, policy: str, capacity: int | None, seed: int, sme_floor: float,
                  price: str, no_subsidy: bool, json: bool, **_: object) -> None:
