@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +18,9 @@ from gaodi.apps.core.choices import OrgKind, Role
 from gaodi.apps.core.models import Organization
 from gaodi.apps.core.pagination import CappedPaginator
 from gaodi.apps.core.permissions import can, get_visible_or_404, require, visible
+from gaodi.apps.core.viewutils import error_messages as _messages
+from gaodi.apps.core.viewutils import errors_to_form as _errors_to_form
+from gaodi.apps.core.viewutils import paginate as _page
 
 from . import actions
 from .exports import FORMATS, export
@@ -40,10 +42,6 @@ BATCH_COLUMNS = [
     ("domain", "应用领域 Domain"), ("district", "所在区 District"), ("approved_on", "备案日期 Approved on"),
     ("public_text", "公示内容 Public explanation"),
 ]
-
-
-def _page(request, qs, per_page: int = 20):
-    return Paginator(qs, per_page).get_page(request.GET.get("page"))
 
 
 # ---- public -------------------------------------------------------------------------------------
@@ -207,20 +205,6 @@ def _after_save(request, filing):
             return redirect("algorithms:filing_edit", pk=filing.pk)
         messages.success(request, _("已提交审核。"))
     return redirect("algorithms:workspace_detail", pk=filing.pk)
-
-
-def _errors_to_form(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
-def _messages(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [m for errors in exc.message_dict.values() for m in errors]
-    return list(exc.messages)
 
 
 @login_required

@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,6 +16,9 @@ from django.views.decorators.http import require_POST
 from gaodi.apps.core import workflow
 from gaodi.apps.core.models import Organization
 from gaodi.apps.core.permissions import can, get_visible_or_404, require, visible
+from gaodi.apps.core.viewutils import error_messages as _messages
+from gaodi.apps.core.viewutils import errors_to_form as _errors_to_form
+from gaodi.apps.core.viewutils import paginate as _page
 
 from . import actions, bridge, ledger, stats
 from .choices import ApplicationState
@@ -24,24 +26,6 @@ from .forms import ApplicationForm, DecisionForm, JobForm, PoolForm, ProgramForm
 from .models import Job, Pool, Redemption, Site, SubsidyProgram, Voucher, VoucherApplication
 from .policies import enterprise_ids, provider_ids, subsidy_department_ids
 from .workflows import OWNER_TRANSITIONS, REVIEW_TRANSITIONS, VOUCHER_APPLICATION
-
-
-def _page(request, qs, per_page: int = 20):
-    return Paginator(qs, per_page).get_page(request.GET.get("page"))
-
-
-def _errors_to_form(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
-def _messages(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [m for errors in exc.message_dict.values() for m in errors]
-    return list(exc.messages)
 
 
 def _chosen_org(request, ids: set[int], message: str) -> Organization:

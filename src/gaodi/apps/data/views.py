@@ -18,6 +18,8 @@ from gaodi.apps.core import workflow
 from gaodi.apps.core.models import Organization
 from gaodi.apps.core.pagination import CappedPaginator
 from gaodi.apps.core.permissions import can, get_visible_or_404, visible
+from gaodi.apps.core.viewutils import error_messages
+from gaodi.apps.core.viewutils import errors_to_form as _errors_to_form
 
 from . import actions
 from .forms import (
@@ -55,18 +57,8 @@ DATASET_COLUMNS = [
 ]
 
 
-def _errors_to_form(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 def _messages(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return "；".join(m for errors in exc.message_dict.values() for m in errors)
-    return "；".join(exc.messages)
+    return "；".join(error_messages(exc))
 
 
 def dataset_row(d: Dataset) -> dict:
