@@ -547,3 +547,71 @@ register(ModelSpec(
              data={"name": "新数据项", "scope": "全市", "open_type": "unconditional", "update_frequency": "daily"}),
     ],
 ))
+
+
+# ---- algorithm evaluations (Art. 15): an enterprise's request to a testing institution ----
+
+def _evaluation_request(world, make_filing):
+    """ent_a's request for its approved filing, addressed to lab (tina); lab2 (ted) is another institution."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from gaodi.apps.algorithms import evaluation_actions
+    from gaodi.apps.algorithms.evaluation_forms import EvaluationRequestForm
+    from gaodi.apps.core.models import Membership, Organization, User
+
+    lab = Organization.objects.create(code="T0001", name="矩阵检测中心", kind="testing")
+    lab2 = Organization.objects.create(code="T0002", name="矩阵另一检测机构", kind="testing")
+    world.tina = User.objects.create_user(username="tina", password="correct-horse-battery")
+    Membership.objects.create(user=world.tina, organization=lab, role="member")
+    world.ted = User.objects.create_user(username="ted", password="correct-horse-battery")
+    Membership.objects.create(user=world.ted, organization=lab2, role="member")
+    plan = 'target = "y"\npositive_label = "yes"\n'
+    files = {"model": SimpleUploadedFile("m.onnx", b"not really onnx; never run in the matrix"),
+             "data": SimpleUploadedFile("d.csv", b"x,y\n1,yes\n0,no\n")}
+    form = EvaluationRequestForm(data={"institution": lab.pk, "plan": plan}, files=files)
+    return evaluation_actions.request_evaluation(world.alice, make_filing("approved"), form)
+
+
+def _evaluation_snapshot(request):
+    from gaodi.apps.algorithms.evaluation_models import EvaluationRequest
+
+    r = EvaluationRequest.objects.get(pk=request.pk)
+    return (r.state, r.attempt, r.failure_reason, EvaluationRequest.objects.count())
+
+
+register(ModelSpec(
+    "algorithms.evaluationrequest(owner)",
+    lambda world, mf: (_evaluation_request(world, mf), {"anonymous": None, "unprivileged": world.nobody,
+                                                        "permitted": world.alice, "other_org": world.bob}),
+    _evaluation_snapshot,
+    [
+        Case("detail page", "GET", _u("algorithms:evaluation_detail"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("progress panel", "GET", _u("algorithms:evaluation_progress"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("request page", "GET", lambda o: f"/workspace/filings/{o.filing_id}/evaluations/new/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("accept (owner may not)", "POST", _u("algorithms:evaluation_transition", "accept"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 403, "other_org": 404}),
+        Case("list", "GET", lambda o: "/evaluations/",
+             {"anonymous": LOGIN, "unprivileged": 200, "permitted": 200, "other_org": 200}),
+    ],
+))
+
+register(ModelSpec(
+    "algorithms.evaluationrequest(institution)",
+    lambda world, mf: (_evaluation_request(world, mf), {"anonymous": None, "unprivileged": world.nobody,
+                                                        "permitted": world.tina, "other_org": world.ted}),
+    _evaluation_snapshot,
+    [
+        Case("detail page", "GET", _u("algorithms:evaluation_detail"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("accept", "POST", _u("algorithms:evaluation_transition", "accept"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404}),
+        Case("decline", "POST", _u("algorithms:evaluation_transition", "decline"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404},
+             data={"comment": "超出认可范围"}),
+        Case("report file before a run", "GET", _u("algorithms:evaluation_file", "report"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 404, "other_org": 404}),
+    ],
+))

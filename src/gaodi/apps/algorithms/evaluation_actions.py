@@ -1,0 +1,232 @@
+"""Business operations on evaluation requests and certificates: one function each, one transaction
+each, each writing its audit entry; the engine runs in `evaluation_tasks.run_evaluation` after commit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gaodi.apps.core import audit
+from gaodi.apps.core.choices import Role
+from gaodi.apps.core.notifications import members_of, notify
+from gaodi.engines import workdays
+from gaodi.engines.evaluation import ENGINE_VERSION
+
+from . import evaluation_signing as signing
+from .evaluation_forms import EvaluationRequestForm
+from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationState
+from .evaluation_tasks import run_evaluation
+from .evaluation_workflows import ACCEPT_DAYS, EVALUATION
+from .models import AlgorithmFiling, State
+from .policies import enterprise_ids
+
+
+def _url(request: EvaluationRequest) -> str:
+    return reverse("algorithms:evaluation_detail", args=[request.pk])
+
+
+def _owners(request: EvaluationRequest):
+    return members_of(request.organization_id, Role.MEMBER, Role.ADMIN)
+
+
+def _institution(request: EvaluationRequest):
+    return members_of(request.institution_id, Role.MEMBER, Role.ADMIN)
+
+
+def request_evaluation(user, filing: AlgorithmFiling, form: EvaluationRequestForm) -> EvaluationRequest:
+    """An enterprise asks an institution to evaluate one of its approved filings."""
+    if filing.organization_id not in enterprise_ids(user):
+        raise PermissionDenied(_("您不是该企业的成员，不能为其申请测评。"))
+    if filing.state != State.APPROVED:
+        raise ValidationError({"filing": _("只有已备案的算法可以申请测评。")})
+    if not form.is_valid():
+        raise ValidationError({field: list(errors) for field, errors in form.errors.items()})
+    data = form.cleaned_data
+    plan = data["plan"]
+    with transaction.atomic():
+        request = EvaluationRequest(
+            filing=filing, organization=filing.organization, institution=data["institution"], created_by=user,
+            token=secrets.token_hex(16), model_name=(data["model"].name or "")[-200:],
+            model_format=form.checked_model.kind, model_sha256=form.checked_model.sha256,
+            data_name=(data["data"].name or "")[-200:], data_sha256=form.checked_data.sha256,
+            plan_text=plan, plan_sha256=hashlib.sha256(plan.encode()).hexdigest(),
+            deadline=workdays.add_working_days(timezone.localdate(), ACCEPT_DAYS),
+        )
+        request.model_file.save(f"model{form.checked_model.suffix}", data["model"], save=False)
+        request.data_file.save(f"data{form.checked_data.suffix}", data["data"], save=False)
+        request.save()
+        audit.record(user, "evaluation.request", request, {
+            "filing": filing.pk, "institution": request.institution_id, "model_sha256": request.model_sha256,
+            "data_sha256": request.data_sha256, "plan_sha256": request.plan_sha256})
+        notify(_institution(request), _("新的测评申请待受理：%(name)s") % {"name": filing.name}, _url(request))
+    return request
+
+
+def _enqueue(request: EvaluationRequest) -> None:
+    request_id, attempt = request.pk, request.attempt
+    transaction.on_commit(lambda: run_evaluation.enqueue(request_id, attempt))
+
+
+def accept(user, request: EvaluationRequest) -> EvaluationRequest:
+    """The chosen institution accepts; the run is queued once the acceptance is committed."""
+    with transaction.atomic():
+        request = EvaluationRequest.objects.select_for_update().get(pk=request.pk)
+        EVALUATION.apply(request, "accept", user)
+        request.attempt += 1
+        request.progress, request.stage = 0, ""
+        request.save(update_fields=["attempt", "progress", "stage"])
+        audit.record(user, "evaluation.accept", request, {"attempt": request.attempt})
+        notify(_owners(request), _("您的测评申请已受理：%(name)s") % {"name": request.filing.name}, _url(request))
+        _enqueue(request)
+    return request
+
+
+def decline(user, request: EvaluationRequest, comment: str) -> EvaluationRequest:
+    with transaction.atomic():
+        request = EvaluationRequest.objects.select_for_update().get(pk=request.pk)
+        EVALUATION.apply(request, "decline", user, comment)
+        audit.record(user, "evaluation.decline", request, {"comment": comment})
+        notify(_owners(request), _("测评机构不予受理“%(name)s”：%(c)s") % {"name": request.filing.name, "c": comment},
+               _url(request))
+    return request
+
+
+def retry(user, request: EvaluationRequest, comment: str = "") -> EvaluationRequest:
+    """Run again after a failure, or after a worker died mid-run (running, silent past the timeout).
+    A new attempt number makes any late result of the old attempt be discarded."""
+    with transaction.atomic():
+        request = EvaluationRequest.objects.select_for_update().get(pk=request.pk)
+        previous = request.state
+        EVALUATION.apply(request, "retry", user, comment)
+        request.attempt += 1
+        request.progress, request.stage, request.failure_reason = 0, "", ""
+        request.save(update_fields=["attempt", "progress", "stage", "failure_reason"])
+        audit.record(user, "evaluation.retry", request, {"attempt": request.attempt, "from": previous})
+        _enqueue(request)
+    return request
+
+
+def _certificate_payload(request: EvaluationRequest, certificate_id: str, issued_at, user) -> dict[str, Any]:
+    result = json.loads(request.result_file.open("rb").read())
+    request.result_file.close()
+    checks = [{"metric": c["metric"], "scope": c.get("scope"), "value": c.get("value"),
+               "threshold": c.get("threshold"), "passed": c.get("passed"), "required": c.get("required")}
+              for c in result.get("checks", [])]
+    filing, org, inst = request.filing, request.organization, request.institution
+    return {
+        "type": "gaodi.evaluation.certificate/1",
+        "certificate_id": certificate_id,
+        "filing_number": filing.filing_number, "filing_version": filing.version, "algorithm": filing.name,
+        "organization": {"code": org.code, "name": org.name},
+        "institution": {"code": inst.code, "name": inst.name},
+        "model_sha256": request.model_sha256, "data_sha256": request.data_sha256,
+        "plan_sha256": request.plan_sha256, "result_sha256": request.result_sha256,
+        "results_summary": result.get("summary", {}), "passed": result.get("passed"), "checks": checks,
+        "engine_version": result.get("engine", {}).get("version", ENGINE_VERSION),
+        "issued_at": issued_at.isoformat(), "issued_by": user.username,
+        "verification_path": reverse("algorithms:certificate_verify", args=[certificate_id]),
+    }
+
+
+def issue(user, request: EvaluationRequest) -> EvaluationCertificate:
+    """The institution issues the report: a certificate signed with the platform key is created."""
+    with transaction.atomic():
+        request = EvaluationRequest.objects.select_for_update().get(pk=request.pk)
+        EVALUATION.apply(request, "issue", user)
+        now = timezone.now()
+        certificate_id = f"EC-{timezone.localtime(now).year}-{secrets.token_hex(6).upper()}"
+        payload = _certificate_payload(request, certificate_id, now, user)
+        text, signature = signing.sign(payload)
+        certificate = EvaluationCertificate.objects.create(
+            certificate_id=certificate_id, request=request, payload=text, signature=signature,
+            key_fingerprint=signing.fingerprint(), issued_at=now, issued_by=user)
+        audit.record(user, "evaluation.issue", request, {
+            "certificate": certificate_id, "payload_sha256": hashlib.sha256(text.encode()).hexdigest()})
+        notify(_owners(request), _("测评报告已出具，证书编号 %(id)s") % {"id": certificate_id}, _url(request))
+    return certificate
+
+
+def revoke(user, request: EvaluationRequest, reason: str) -> EvaluationCertificate:
+    with transaction.atomic():
+        request = EvaluationRequest.objects.select_for_update().get(pk=request.pk)
+        EVALUATION.apply(request, "revoke", user, reason)
+        certificate = EvaluationCertificate.objects.select_for_update().get(request=request)
+        certificate.revoked_at, certificate.revoked_by, certificate.revoke_reason = timezone.now(), user, reason
+        certificate.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
+        audit.record(user, "evaluation.revoke", request, {"certificate": certificate.certificate_id, "reason": reason})
+        notify(_owners(request), _("测评证书 %(id)s 已被撤销：%(r)s") % {"id": certificate.certificate_id, "r": reason},
+               _url(request))
+    return certificate
+
+
+# ---- called by the background task (system transitions, no user guard) ----
+
+def mark_running(request_id: int, attempt: int) -> EvaluationRequest | None:
+    with transaction.atomic():
+        request = EvaluationRequest.objects.select_for_update().get(pk=request_id)
+        if request.state != EvaluationState.ACCEPTED or request.attempt != attempt:
+            return None  # cancelled, superseded by a retry, or already run: nothing to do
+        EVALUATION.apply(request, "start", None, system=True)
+        now = timezone.now()
+        request.started_at = request.heartbeat_at = now
+        request.finished_at = None
+        request.progress, request.stage = 0, "validate"
+        request.save(update_fields=["started_at", "heartbeat_at", "finished_at", "progress", "stage"])
+        audit.record(None, "evaluation.start", request, {"attempt": attempt})
+        return request
+
+
+def record_progress(request_id: int, attempt: int, percent: int, stage: str) -> None:
+    EvaluationRequest.objects.filter(pk=request_id, attempt=attempt, state=EvaluationState.RUNNING).update(
+        progress=percent, stage=stage[:40], heartbeat_at=timezone.now())
+
+
+def _current(request_id: int, attempt: int) -> EvaluationRequest | None:
+    request = EvaluationRequest.objects.select_for_update().get(pk=request_id)
+    if request.state != EvaluationState.RUNNING or request.attempt != attempt:
+        return None  # retried meanwhile: this late result belongs to an abandoned attempt
+    return request
+
+
+def mark_completed(request_id: int, attempt: int, document: dict[str, Any], report_html: str) -> None:
+    body = json.dumps(document, ensure_ascii=False, indent=1).encode()
+    with transaction.atomic():
+        request = _current(request_id, attempt)
+        if request is None:
+            return
+        request.result_file.save("result.json", ContentFile(body), save=False)
+        request.report_file.save("report.html", ContentFile(report_html.encode()), save=False)
+        request.result_sha256 = hashlib.sha256(body).hexdigest()
+        request.passed = document.get("passed")
+        summary = document.get("summary") or {}
+        request.summary_zh = "\n".join(summary.get("zh", []))
+        request.summary_en = "\n".join(summary.get("en", []))
+        request.progress, request.stage, request.finished_at = 100, "done", timezone.now()
+        EVALUATION.apply(request, "complete", None, system=True)
+        audit.record(None, "evaluation.complete", request, {"attempt": attempt, "passed": request.passed,
+                                                            "result_sha256": request.result_sha256})
+        notify(_institution(request), _("测评已完成，待出具报告：%(name)s") % {"name": request.filing.name},
+               _url(request))
+
+
+def mark_failed(request_id: int, attempt: int, reason: str) -> None:
+    reason = (reason.strip().splitlines() or [""])[0][:1000]
+    with transaction.atomic():
+        request = _current(request_id, attempt)
+        if request is None:
+            return
+        request.failure_reason = reason
+        request.finished_at = timezone.now()
+        EVALUATION.apply(request, "fail", None, reason, system=True)
+        audit.record(None, "evaluation.fail", request, {"attempt": attempt, "reason": reason})
+        notify([*_institution(request), *_owners(request)],
+               _("测评失败：%(name)s — %(r)s") % {"name": request.filing.name, "r": reason}, _url(request))

@@ -1,0 +1,118 @@
+"""Testing and evaluation of filed algorithm models (Art. 15) and their signed certificates (Art. 10).
+
+An enterprise asks an accredited testing institution to evaluate one of its approved filings; the
+institution accepts, the platform runs `gaodi.engines.evaluation` in a background task, and the
+institution issues the report, which gets a certificate signed with the platform's Ed25519 key.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from gaodi.apps.core.models import Organization
+
+
+class EvaluationState(models.TextChoices):
+    REQUESTED = "requested", _("待受理")
+    ACCEPTED = "accepted", _("已受理，排队中")
+    RUNNING = "running", _("评估中")
+    COMPLETED = "completed", _("评估完成，待出具报告")
+    FAILED = "failed", _("评估失败")
+    DECLINED = "declined", _("机构不予受理")
+    ISSUED = "issued", _("已出具报告")
+    REVOKED = "revoked", _("证书已撤销")
+
+
+def _upload_to(instance: EvaluationRequest, filename: str) -> str:
+    # Never the user's file name on disk: a random folder per request, fixed names inside it.
+    return f"evaluations/{instance.organization_id}/{instance.token}/{filename}"
+
+
+class EvaluationRequestQuerySet(models.QuerySet):
+    def latest_public(self):
+        """The latest issued, non-revoked evaluation (for a filing's public page)."""
+        return (self.filter(state=EvaluationState.ISSUED, certificate__revoked_at__isnull=True)
+                .select_related("certificate", "institution").order_by("-certificate__issued_at", "-pk").first())
+
+
+class EvaluationRequest(models.Model):
+    """One request to test and evaluate a filed model (测评申请)."""
+
+    filing = models.ForeignKey("algorithms.AlgorithmFiling", on_delete=models.PROTECT,
+                               related_name="evaluation_requests", verbose_name=_("算法备案"))
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="evaluation_requests",
+                                     verbose_name=_("申请企业"))
+    institution = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="evaluations_to_run",
+                                    verbose_name=_("检测评估机构"))
+    state = models.CharField(_("状态"), max_length=16, choices=EvaluationState.choices,
+                             default=EvaluationState.REQUESTED, db_index=True)
+    deadline = models.DateField(_("办理期限"), null=True, blank=True)
+    token = models.CharField(max_length=32, editable=False)
+
+    model_file = models.FileField(_("模型文件"), upload_to=_upload_to, max_length=200)
+    model_name = models.CharField(_("模型原文件名"), max_length=200)
+    model_format = models.CharField(max_length=8)
+    model_sha256 = models.CharField(max_length=64)
+    data_file = models.FileField(_("测试数据"), upload_to=_upload_to, max_length=200)
+    data_name = models.CharField(_("数据原文件名"), max_length=200)
+    data_sha256 = models.CharField(max_length=64)
+    plan_text = models.TextField(_("测试方案（TOML）"), max_length=50000)
+    plan_sha256 = models.CharField(max_length=64)
+
+    attempt = models.PositiveIntegerField(default=0)
+    progress = models.PositiveSmallIntegerField(_("进度（%）"), default=0)
+    stage = models.CharField(_("当前步骤"), max_length=40, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.TextField(_("失败原因"), blank=True)
+    passed = models.BooleanField(_("是否通过"), null=True)
+    summary_zh = models.TextField(blank=True)
+    summary_en = models.TextField(blank=True)
+    result_file = models.FileField(upload_to=_upload_to, blank=True, max_length=200)
+    result_sha256 = models.CharField(max_length=64, blank=True)
+    report_file = models.FileField(upload_to=_upload_to, blank=True, max_length=200)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EvaluationRequestQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("测评申请")
+        verbose_name_plural = _("测评申请")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["institution", "state"]), models.Index(fields=["organization", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.filing.name} · {self.get_state_display()}"
+
+
+class EvaluationCertificate(models.Model):
+    """A signed, verifiable certificate of an issued evaluation report (测评证书). The payload is frozen."""
+
+    certificate_id = models.CharField(_("证书编号"), max_length=40, unique=True)
+    request = models.OneToOneField(EvaluationRequest, on_delete=models.PROTECT, related_name="certificate")
+    payload = models.TextField()  # the canonical JSON that was signed, byte for byte (UTF-8)
+    signature = models.CharField(max_length=200)  # base64 Ed25519 signature of payload
+    key_fingerprint = models.CharField(max_length=64)  # SHA-256 of the public key (DER)
+    issued_at = models.DateTimeField(_("出具时间"))
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    revoke_reason = models.TextField(_("撤销原因"), blank=True)
+
+    class Meta:
+        verbose_name = _("测评证书")
+        verbose_name_plural = _("测评证书")
+        ordering = ["-issued_at"]
+
+    def __str__(self) -> str:
+        return self.certificate_id
+
+
+from . import evaluation_features, evaluation_policies  # noqa: E402, F401  register the policy and the features

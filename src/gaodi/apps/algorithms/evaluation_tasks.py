@@ -1,0 +1,65 @@
+"""Background task that runs the evaluation engine for an accepted request (run by `gaodi worker`).
+
+Progress (a percentage and the engine's step name) is written to the request row after every step,
+with a heartbeat time. If the worker dies mid-run the request stays "running"; once its heartbeat is
+older than EVALUATION_RUN_TIMEOUT_S (default one hour) the institution can retry it, and a late result
+of the abandoned attempt is discarded (each run carries its attempt number).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from django_tasks import task
+
+log = logging.getLogger(__name__)
+
+
+def _copy(field, directory: Path) -> Path:
+    target = directory / Path(field.name).name
+    with field.open("rb") as source, target.open("wb") as out:
+        shutil.copyfileobj(source, out)
+    field.close()
+    return target
+
+
+@task()
+def run_evaluation(request_id: int, attempt: int) -> str:
+    from gaodi.engines.evaluation import EvaluationError, evaluate, load_model, load_plan, read_table, render
+    from gaodi.engines.evaluation.runner import planned_steps
+
+    from . import evaluation_actions as actions
+    from .evaluation_forms import max_data_bytes
+
+    request = actions.mark_running(request_id, attempt)
+    if request is None:
+        return "skipped"
+    try:
+        plan = load_plan(request.plan_text)
+        steps = planned_steps(plan, has_model=True)
+        done: list[str] = []
+
+        def progress(step: str) -> None:
+            done.append(step)
+            actions.record_progress(request_id, attempt, min(99, round(100 * len(done) / (len(steps) + 1))), step)
+
+        with tempfile.TemporaryDirectory(prefix="gaodi-eval-") as tmp:
+            model_path = _copy(request.model_file, Path(tmp))
+            data_path = _copy(request.data_file, Path(tmp))
+            table = read_table(data_path, max_bytes=max_data_bytes())
+            model = load_model(model_path)
+            result = evaluate(plan, table, model, progress=progress)
+        actions.record_progress(request_id, attempt, 99, "report")
+        html = render(result.document)
+    except EvaluationError as exc:
+        actions.mark_failed(request_id, attempt, str(exc))
+        return "failed"
+    except Exception as exc:  # an engine bug must not leave the request running forever
+        log.exception("evaluation %s attempt %s crashed", request_id, attempt)
+        actions.mark_failed(request_id, attempt, f"internal error ({type(exc).__name__}); please retry or report it")
+        return "failed"
+    actions.mark_completed(request_id, attempt, result.document, html)
+    return "completed"

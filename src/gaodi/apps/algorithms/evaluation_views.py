@@ -1,0 +1,211 @@
+"""Pages for evaluation requests (enterprise and institution), certificates and their public verification.
+Every write calls an action in evaluation_actions; every read goes through the permission policy."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from gaodi.apps.core.permissions import can, get_visible_or_404, visible
+
+from . import evaluation_actions as actions
+from . import evaluation_signing as signing
+from .evaluation_forms import EvaluationRequestForm
+from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationState
+from .evaluation_policies import institution_ids, is_stale
+from .evaluation_workflows import EVALUATION, INSTITUTION_TRANSITIONS
+from .models import AlgorithmFiling, State
+from .policies import enterprise_ids
+from .views import _errors_to_form, _messages
+
+POLLING_STATES = (EvaluationState.ACCEPTED, EvaluationState.RUNNING)
+
+
+@login_required
+def evaluation_create(request, pk: int):
+    filing = get_visible_or_404(request.user, AlgorithmFiling, pk=pk)
+    if filing.organization_id not in enterprise_ids(request.user):
+        raise Http404
+    if filing.state != State.APPROVED:
+        messages.error(request, _("只有已备案的算法可以申请测评。"))
+        return redirect("algorithms:workspace_detail", pk=filing.pk)
+    form = EvaluationRequestForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            evaluation = actions.request_evaluation(request.user, filing, form)
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, _("测评申请已提交，等待检测评估机构受理。"))
+            return redirect("algorithms:evaluation_detail", pk=evaluation.pk)
+    return render(request, "algorithms/evaluations/request_form.html", {"form": form, "filing": filing})
+
+
+@login_required
+def evaluation_list(request):
+    qs = visible(request.user, EvaluationRequest).select_related("filing", "organization", "institution")
+    state = request.GET.get("state")
+    if state in EvaluationState.values:
+        qs = qs.filter(state=state)
+    return render(request, "algorithms/evaluations/list.html", {
+        "requests": qs[:200], "states": EvaluationState.choices, "state": state,
+        "is_institution": bool(institution_ids(request.user)),
+        "approved_filings": AlgorithmFiling.objects.filter(organization_id__in=enterprise_ids(request.user),
+                                                           state=State.APPROVED).order_by("name")[:200],
+    })
+
+
+def _detail_context(request, evaluation: EvaluationRequest) -> dict[str, Any]:
+    transitions = [t for t in EVALUATION.available(request.user, evaluation) if t.name in INSTITUTION_TRANSITIONS]
+    return {
+        "evaluation": evaluation, "transitions": transitions, "polling": evaluation.state in POLLING_STATES,
+        "stale": is_stale(evaluation), "history": EVALUATION.history(evaluation),
+        "certificate": EvaluationCertificate.objects.filter(request=evaluation).first(),
+        "is_institution": can(request.user, "evaluate", evaluation),
+    }
+
+
+@login_required
+def evaluation_detail(request, pk: int):
+    evaluation = get_visible_or_404(request.user, EvaluationRequest, pk=pk)
+    return render(request, "algorithms/evaluations/detail.html", _detail_context(request, evaluation))
+
+
+@login_required
+def evaluation_progress(request, pk: int):
+    """The status panel alone, polled by HTMX while the run is queued or running."""
+    evaluation = get_visible_or_404(request.user, EvaluationRequest, pk=pk)
+    return render(request, "algorithms/evaluations/includes/status.html", _detail_context(request, evaluation))
+
+
+@login_required
+@require_POST
+def evaluation_transition(request, pk: int, name: str):
+    evaluation = get_visible_or_404(request.user, EvaluationRequest, pk=pk)
+    comment = (request.POST.get("comment") or "").strip()
+    handlers = {
+        "accept": lambda: actions.accept(request.user, evaluation),
+        "decline": lambda: actions.decline(request.user, evaluation, comment),
+        "retry": lambda: actions.retry(request.user, evaluation, comment),
+        "issue": lambda: actions.issue(request.user, evaluation),
+        "revoke": lambda: actions.revoke(request.user, evaluation, comment),
+    }
+    if name not in handlers:
+        raise Http404
+    if not can(request.user, "evaluate", evaluation):
+        raise PermissionDenied(_("只有受理该申请的检测评估机构可以执行此操作。"))
+    if len(comment) > 2000:
+        messages.error(request, _("理由不能超过 2000 字，请精简后重新提交。"))
+        return redirect("algorithms:evaluation_detail", pk=pk)
+    try:
+        handlers[name]()
+    except ValidationError as exc:
+        messages.error(request, "；".join(_messages(exc)))
+    else:
+        messages.success(request, _("操作已完成。"))
+    return redirect("algorithms:evaluation_detail", pk=pk)
+
+
+@login_required
+def evaluation_file(request, pk: int, kind: str):
+    evaluation = get_visible_or_404(request.user, EvaluationRequest, pk=pk)
+    field = {"report": evaluation.report_file, "result": evaluation.result_file}.get(kind)
+    if not field:
+        raise Http404
+    if kind == "result":
+        return FileResponse(field.open("rb"), as_attachment=True, filename=f"evaluation-{pk}-result.json",
+                            content_type="application/json")
+    response = FileResponse(field.open("rb"), content_type="text/html; charset=utf-8")
+    # The engine's self-contained report: shown, but sandboxed (no scripts, no same-origin access).
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# ---- public: certificates and their verification (Art. 10) --------------------------------------
+
+def _certificate(certificate_id: str) -> EvaluationCertificate | None:
+    return (EvaluationCertificate.objects.select_related("request__filing", "request__institution")
+            .filter(certificate_id=certificate_id).first())
+
+
+def verification(certificate: EvaluationCertificate, document: dict | None = None) -> dict[str, Any]:
+    """Whether a certificate is genuine (the platform key signed it), unaltered (the payload is the one
+    issued and its hashes match the stored evaluation) and not revoked. With `document` (a pasted
+    certificate.json) the document itself is checked."""
+    stored = json.loads(certificate.payload)
+    if document is None:
+        payload, signature = stored, certificate.signature
+    else:
+        payload = document.get("certificate") if isinstance(document.get("certificate"), dict) else {}
+        signature = document.get("signature") if isinstance(document.get("signature"), str) else ""
+    genuine = signing.verify(payload, signature)
+    req = certificate.request
+    unaltered = genuine and signing.canonical(payload) == certificate.payload.encode() and all(
+        stored.get(key) == getattr(req, key) for key in ("model_sha256", "data_sha256", "plan_sha256", "result_sha256"))
+    revoked = certificate.revoked_at is not None
+    return {"genuine": genuine, "unaltered": unaltered, "revoked": revoked, "valid": genuine and unaltered and not revoked}
+
+
+def certificate_verify(request, certificate_id: str):
+    certificate = _certificate(certificate_id)
+    if certificate is None:
+        return render(request, "algorithms/evaluations/verify.html", {"certificate_id": certificate_id}, status=404)
+    document, error = None, ""
+    if request.method == "POST":
+        try:
+            document = json.loads(request.POST.get("document") or "")
+            if not isinstance(document, dict):
+                raise ValueError
+        except ValueError:
+            document, error = None, _("粘贴的内容不是证书 JSON，请粘贴下载的 certificate.json 的全部内容。")
+    status = verification(certificate, document) if not error else None
+    return render(request, "algorithms/evaluations/verify.html", {
+        "certificate": certificate, "certificate_id": certificate_id, "payload": json.loads(certificate.payload),
+        "status": status, "checked_document": document is not None, "error": error,
+        "fingerprint": signing.fingerprint(),
+    })
+
+
+def certificate_json(request, certificate_id: str):
+    certificate = _certificate(certificate_id)
+    if certificate is None:
+        raise Http404
+    body = json.dumps(signing.document(certificate.payload, certificate.signature, certificate.key_fingerprint),
+                      ensure_ascii=False, indent=1)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{certificate.certificate_id}.json"'
+    return response
+
+
+def _qr_svg(url: str) -> str:
+    import qrcode
+    import qrcode.image.svg
+
+    svg = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8).to_string(encoding="unicode")
+    return svg[svg.find("<svg"):]
+
+
+def certificate_view(request, certificate_id: str):
+    certificate = get_object_or_404(EvaluationCertificate.objects.select_related("request__filing"),
+                                    certificate_id=certificate_id)
+    payload = json.loads(certificate.payload)
+    url = request.build_absolute_uri(payload["verification_path"])
+    return render(request, "algorithms/evaluations/certificate.html", {
+        "certificate": certificate, "payload": payload, "verify_url": url, "qr_svg": _qr_svg(url),
+        "status": verification(certificate),
+    })
+
+
+def public_key(request):
+    response = HttpResponse(signing.public_key_pem(), content_type="application/x-pem-file")
+    response["Content-Disposition"] = 'inline; filename="gaodi-ed25519-public-key.pem"'
+    return response
