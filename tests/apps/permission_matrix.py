@@ -615,3 +615,116 @@ register(ModelSpec(
              {"anonymous": LOGIN, "unprivileged": 404, "permitted": 404, "other_org": 404}),
     ],
 ))
+
+
+# ---- recommended catalog (Art. 15 para. 1) --------------------------------------------------------
+
+def _issued_evaluation(world, make_filing):
+    """An evaluation request moved to "issued" with a passing certificate (rows only: the matrix tests
+    permissions, not signing)."""
+    import json
+
+    from django.utils import timezone
+
+    from gaodi.apps.algorithms.evaluation_models import EvaluationCertificate, EvaluationRequest
+
+    request = _evaluation_request(world, make_filing)
+    EvaluationRequest.objects.filter(pk=request.pk).update(state="issued", passed=True)
+    EvaluationCertificate.objects.create(
+        certificate_id=f"EC-MATRIX-{request.pk}", request=request, signature="x", key_fingerprint="x",
+        payload=json.dumps({"passed": True, "checks": [{"metric": "accuracy", "threshold": {"min": 0.5},
+                                                        "passed": True, "required": True}]}),
+        issued_at=timezone.now(), issued_by=world.tina)
+    return EvaluationRequest.objects.get(pk=request.pk)
+
+
+def _catalog_entry(world, make_filing, state="pending"):
+    from gaodi.apps.algorithms import catalog_actions
+    from gaodi.apps.algorithms.catalog_forms import NominationForm
+
+    evaluation = _issued_evaluation(world, make_filing)
+    entry = catalog_actions.nominate(world.alice, evaluation,
+                                     NominationForm(data={"justification": "矩阵测试：模型在多个场景表现稳定。"}))
+    if state == "approved":
+        entry = catalog_actions.approve(world.rita, entry)
+    return entry
+
+
+def _catalog_snapshot(entry):
+    from gaodi.apps.algorithms.catalog_models import CatalogEntry
+
+    e = CatalogEntry.objects.get(pk=entry.pk)
+    return (e.state, e.decision_comment, e.decided_at, CatalogEntry.objects.count())
+
+
+def _catalog_owner_users(world):
+    return {"anonymous": None, "unprivileged": world.nobody, "permitted": world.alice, "other_org": world.bob}
+
+
+def _catalog_reviewer_users(world):
+    return {"anonymous": None, "unprivileged": world.nobody, "permitted": world.rita, "other_org": world.ron}
+
+
+register(ModelSpec(
+    "algorithms.catalogentry(pending, owner)",
+    lambda world, mf: (_catalog_entry(world, mf), _catalog_owner_users(world)),
+    _catalog_snapshot,
+    [
+        Case("entry page", "GET", _u("algorithms:catalog_detail"),
+             {"anonymous": 404, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("approve (owner may not)", "POST", _u("algorithms:catalog_transition", "approve"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 403, "other_org": 404}),
+        Case("nominate again while pending", "POST",
+             lambda o: f"/evaluations/{o.certificate.request_id}/catalog/nominate/",
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 400, "other_org": 404},
+             data={"justification": "再次申报，应被拒绝。"}),
+        Case("manage list", "GET", lambda o: "/workspace/catalog/",
+             {"anonymous": LOGIN, "unprivileged": 200, "permitted": 200, "other_org": 200}),
+    ],
+))
+
+register(ModelSpec(
+    "algorithms.catalogentry(pending, department)",
+    lambda world, mf: (_catalog_entry(world, mf), _catalog_reviewer_users(world)),
+    _catalog_snapshot,
+    [
+        Case("entry page", "GET", _u("algorithms:catalog_detail"),
+             {"anonymous": 404, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("approve", "POST", _u("algorithms:catalog_transition", "approve"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404}),
+        Case("reject", "POST", _u("algorithms:catalog_transition", "reject"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404},
+             data={"comment": "应用成效材料不足"}),
+    ],
+))
+
+register(ModelSpec(
+    "algorithms.catalogentry(approved)",
+    lambda world, mf: (_catalog_entry(world, mf, "approved"), _catalog_reviewer_users(world)),
+    _catalog_snapshot,
+    [
+        Case("entry page", "GET", _u("algorithms:catalog_detail"),
+             {"anonymous": 200, "unprivileged": 200, "permitted": 200, "other_org": 200}),
+        Case("public list", "GET", lambda o: "/catalog/",
+             {"anonymous": 200, "unprivileged": 200, "permitted": 200, "other_org": 200}),
+        Case("export", "GET", lambda o: "/catalog/?format=json",
+             {"anonymous": 200, "unprivileged": 200, "permitted": 200, "other_org": 200}),
+        Case("reject after approval", "POST", _u("algorithms:catalog_transition", "reject"),
+             {"anonymous": LOGIN, "unprivileged": 403, "permitted": 302, "other_org": 403},
+             data={"comment": "已审核的条目不能再改"}),
+    ],
+))
+
+register(ModelSpec(
+    "algorithms.catalogentry(nominate)",
+    lambda world, mf: (_issued_evaluation(world, mf), _catalog_owner_users(world)),
+    lambda evaluation: (type(evaluation).objects.get(pk=evaluation.pk).state,
+                        evaluation.filing.catalog_entries.count()),
+    [
+        Case("nomination page", "GET", _u("algorithms:catalog_nominate"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 200, "other_org": 404}),
+        Case("nominate", "POST", _u("algorithms:catalog_nominate"),
+             {"anonymous": LOGIN, "unprivileged": 404, "permitted": 302, "other_org": 404},
+             data={"justification": "模型在多个场景表现稳定，值得推广。"}),
+    ],
+))

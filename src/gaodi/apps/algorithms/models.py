@@ -200,4 +200,5 @@ class DisclosureItem(models.Model):
 
             raise ValidationError(_("已发布的公示条目不能修改。"))
         super().save(*args, **kwargs)
+from .catalog_models import CatalogEntry, CatalogState  # noqa: E402, F401
 from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationState  # noqa: E402, F401

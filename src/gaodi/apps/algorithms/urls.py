@@ -5,6 +5,7 @@ from . import views
 app_name = "algorithms"
 urlpatterns = [
     path("", include("gaodi.apps.algorithms.evaluation_urls")),
+    path("", include("gaodi.apps.algorithms.catalog_urls")),
     path("filings/", views.filing_list, name="filing_list"),
     path("filings/<int:pk>/", views.filing_detail, name="filing_detail"),
     path("disclosures/", views.batch_list, name="batch_list"),
