@@ -86,7 +86,7 @@ def test_set_language_view_switches_to_english_and_back(client, make_filing, wor
     html = _html(client.get("/filings/"))
     assert '<html lang="en"' in html
     assert "<h1>Algorithm filing disclosure</h1>" in html
-    assert "1 filing" in html and "1 filings" not in html  # plural forms
+    assert "1 result" in html and "1 results" not in html  # plural forms (shared by every list page)
     for heading in ("Algorithm name", "Filing number", "Filing entity", "Category", "District", "Filing date"):
         assert f'<th scope="col">{heading}</th>' in html
     assert "<td>Personalised recommendation</td>" in html  # a choice label
