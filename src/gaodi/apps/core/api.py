@@ -30,7 +30,7 @@ from ninja.renderers import JSONRenderer
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from . import features
+from . import actions, features
 from .models import Article, PersonalAccessToken
 from .permissions import is_authenticated
 
@@ -391,8 +391,7 @@ class MarkedOut(Schema):
 @api.post("/notifications/read", response={200: MarkedOut, 401: MessageOut, 403: MessageOut},
           tags=["account 账户"], summary="全部标为已读 Mark all read")
 def mark_notifications_read(request):
-    marked = current_user(request).notifications.filter(read_at__isnull=True).update(read_at=timezone.now())
-    return {"marked": marked}
+    return {"marked": actions.mark_notifications_read(current_user(request))}
 
 
 # Apps' routers register themselves on `api` when imported (they import `api` from here; importing them

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import audit, features
-from .models import Article, Chapter, PersonalAccessToken
+from . import actions, features
+from .models import Article, Chapter
 
 
 def home(request):
@@ -60,7 +57,7 @@ def dashboard(request):
 def notifications(request):
     qs = request.user.notifications.all()
     if request.method == "POST":
-        qs.filter(read_at__isnull=True).update(read_at=timezone.now())
+        actions.mark_notifications_read(request.user)
         return redirect("core:notifications")
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     return render(request, "core/notifications.html", {"page": page})
@@ -72,25 +69,17 @@ def tokens(request):
     if request.method == "POST":
         if "revoke" in request.POST:
             token = get_object_or_404(request.user.tokens, pk=request.POST.get("revoke"))
-            with transaction.atomic():
-                token.revoked_at = timezone.now()
-                token.save(update_fields=["revoked_at"])
-                audit.record(request.user, "token.revoke", token)
+            actions.revoke_token(request.user, token)
             messages.success(request, _("令牌已吊销。"))
             return redirect("core:tokens")
-        name = (request.POST.get("name") or "").strip()[:100]
         try:
             days = int(request.POST.get("days") or 90)
         except ValueError:
             days = -1
-        if not name or not 1 <= days <= 366:
-            messages.error(request, _("请填写令牌名称，有效期为 1 至 366 天。"))
-        else:
-            with transaction.atomic():
-                token, new_key = PersonalAccessToken.generate(
-                    request.user, name, timezone.now() + timedelta(days=days)
-                )
-                audit.record(request.user, "token.create", token, {"name": name, "days": days})
+        try:
+            _token, new_key = actions.create_token(request.user, request.POST.get("name", ""), days)
+        except ValidationError as exc:
+            messages.error(request, "；".join(exc.messages))
     return render(request, "core/tokens.html", {"tokens": request.user.tokens.all(), "new_key": new_key})
 
 
@@ -108,9 +97,7 @@ def toggle_elder(request):
     response = HttpResponseRedirect(_safe_next(request))
     response.set_cookie("elder", "1" if on else "0", max_age=365 * 86400, samesite="Lax",
                         secure=request.is_secure())
-    if request.user.is_authenticated:
-        request.user.elder_mode = on
-        request.user.save(update_fields=["elder_mode"])
+    actions.set_elder_mode(request.user, on)
     return response
 
 
