@@ -4,6 +4,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from gaodi.apps.core.choices import DataSecurityLevel
+
 
 class Hub(models.TextChoices):
     """The eight national computing hubs of "East Data, West Compute" (东数西算), as in the engine's catalog."""
@@ -87,10 +89,7 @@ TERMINAL_JOB_STATES = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 ON_BACKEND_STATES = (JobState.PENDING, JobState.RUNNING)
 
 
-class DataGrade(models.TextChoices):
-    GENERAL = "general", _("一般数据")
-    IMPORTANT = "important", _("重要数据")
-    CORE = "core", _("核心数据")
+DataGrade = DataSecurityLevel  # one vocabulary with the data catalog's security level
 
 
 class Workload(models.TextChoices):

@@ -68,6 +68,14 @@ class SizeClass(models.TextChoices):
     MICRO = "micro", _("微型")
 
 
+class DataSecurityLevel(models.TextChoices):
+    """Data grades of the Data Security Law, shared by data resources and compute placement."""
+
+    GENERAL = "general", _("一般数据")
+    IMPORTANT = "important", _("重要数据")
+    CORE = "core", _("核心数据")
+
+
 class Role(models.TextChoices):
     MEMBER = "member", _("成员")  # drafts and submits on behalf of its organization
     ADMIN = "admin", _("机构管理员")  # manages the organization's members

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from gaodi.apps.core.choices import DataSecurityLevel
 from gaodi.apps.core.models import InsertOnlyModel, Organization
 
 
@@ -19,10 +20,7 @@ class OpenType(models.TextChoices):
     NOT_OPEN = "not_open", _("不予开放")
 
 
-class SecurityLevel(models.TextChoices):
-    GENERAL = "general", _("一般")
-    IMPORTANT = "important", _("重要")
-    CORE = "core", _("核心")
+SecurityLevel = DataSecurityLevel  # the same grades compute placement respects
 
 
 class Theme(models.TextChoices):
