@@ -168,6 +168,11 @@ TASKS = {
     }
 }
 
+# Model endpoints (evaluation) pass an SSRF guard: private, loopback and link-local targets are refused
+# unless an operator lists the host or address here (comma-separated).
+EVALUATION_ENDPOINT_ALLOWLIST = _env_list("GAODI_EVALUATION_ENDPOINT_ALLOWLIST", "")
+EVALUATION_MAX_DATA_BYTES = int(os.environ.get("GAODI_EVALUATION_MAX_DATA_BYTES", str(2**30)))
+
 # Region code of the platform's administrative area (Shanghai), the first part of filing numbers.
 GAODI_REGION_CODE = os.environ.get("GAODI_REGION_CODE", "310000")
 GAODI_SITE_NAME = "高地 Gaodi"
