@@ -11,8 +11,9 @@ What it does, end to end:
 2. Bulk-loads about 1,000 enterprises across Shanghai's 16 districts, 2 departments, 1 user and N
    APPROVED filings (version 1, filing numbers in ``issue_filing_number``'s REGION-ORG-YEAR-SERIAL
    format, approved over the last three years) with varied Chinese texts built from word lists, and
-   their rows in the PostgreSQL search table: ``body = search_text(actions.filing_search_body(f))``,
-   exactly what ``approve_filing`` indexes. Then ``VACUUM ANALYZE``.
+   their rows in the PostgreSQL search table: ``strip(to_tsvector('simple', tokens))`` of
+   ``search_text(actions.filing_search_body(f))``, exactly what ``approve_filing`` indexes. Then
+   ``VACUUM ANALYZE``.
 3. Starts gunicorn (``gaodi.config.wsgi``) on a free local port with ``GAODI_URLCONF=bench.baseline_urls``,
    which adds ``/bench/bare/``: a view rendering a template that only extends ``base.html``.
 4. Drives it with C keep-alive client threads: a warm-up, then for each scenario a fixed number of
