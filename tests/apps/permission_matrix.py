@@ -728,3 +728,16 @@ register(ModelSpec(
              data={"justification": "模型在多个场景表现稳定，值得推广。"}),
     ],
 ))
+
+
+def _load_area_specs() -> None:
+    import importlib
+    import pkgutil
+
+    from . import permission_specs
+
+    for module in pkgutil.iter_modules(permission_specs.__path__):
+        importlib.import_module(f"{permission_specs.__name__}.{module.name}")
+
+
+_load_area_specs()
