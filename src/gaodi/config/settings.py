@@ -162,6 +162,16 @@ GAODI_MAX_REPORT_BYTES = int(os.environ.get("GAODI_MAX_REPORT_BYTES", str(20 * 1
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# Rate limits and other short-lived counters live in the cache. The embedded default is a file cache
+# under var/, which the server and the worker processes of one host share; at scale, point
+# GAODI_CACHE_URL at Redis (redis://host:6379/0, needs the redis package) for all hosts.
+_CACHE_URL = os.environ.get("GAODI_CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+    if _CACHE_URL.startswith(("redis://", "rediss://"))
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+}
+
 TASKS = {
     "default": {
         "BACKEND": os.environ.get("GAODI_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
