@@ -182,6 +182,11 @@ TASKS = {
 # unless an operator lists the host or address here (comma-separated).
 EVALUATION_ENDPOINT_ALLOWLIST = _env_list("GAODI_EVALUATION_ENDPOINT_ALLOWLIST", "")
 EVALUATION_MAX_DATA_BYTES = int(os.environ.get("GAODI_EVALUATION_MAX_DATA_BYTES", str(2**30)))
+EVALUATION_MAX_MODEL_BYTES = int(os.environ.get("GAODI_EVALUATION_MAX_MODEL_BYTES", str(200 * 2**20)))
+# A run whose worker has not reported for this long may be retried by the institution.
+EVALUATION_RUN_TIMEOUT_S = int(os.environ.get("GAODI_EVALUATION_RUN_TIMEOUT_S", "3600"))
+# Data resource uploads (dataset versions, compliance assessments): storing stops at this size.
+GAODI_DATA_MAX_UPLOAD_BYTES = int(os.environ.get("GAODI_DATA_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)))
 
 # Region code of the platform's administrative area (Shanghai), the first part of filing numbers.
 GAODI_REGION_CODE = os.environ.get("GAODI_REGION_CODE", "310000")

@@ -97,13 +97,20 @@ def test_nominate_approve_publish_search_export_and_suspend(client, world, make_
     assert [c.value for c in next(sheet.iter_rows(min_row=2, max_row=2))][1] == filing.name
     assert client.get("/catalog/", {"format": "pdf"}).status_code == 400
 
-    # The certificate is revoked later: the entry stays, shown as suspended, computed at read time.
+    # The certificate is revoked later: the entry leaves the catalog through the workflow (a system
+    # transition in the revocation's transaction), and stays public as suspended, with the reason.
     evaluation_actions.revoke(world.tina, evaluation, "测试数据有误")
+    entry.refresh_from_db()
+    assert entry.state == "suspended" and "测试数据有误" in entry.end_reason and entry.ended_by == world.tina
+    assert [h.transition for h in CATALOG.history(entry)] == ["approve", "suspend"]
+    assert Notification.objects.filter(recipient=world.rita, message__contains="已暂停").exists()
     page = client.get(f"/catalog/{entry.pk}/").content.decode()
     assert "已暂停" in page and "测试数据有误" in page
-    assert "已暂停" in client.get("/catalog/").content.decode()
-    assert json.loads(client.get("/catalog/", {"format": "json"}).content)["items"][0]["status"] == "suspended"
-    assert filing.name in client.get("/catalog/", {"status": "suspended"}).content.decode()
+    assert f"/catalog/{entry.pk}/" not in client.get("/catalog/").content.decode()  # out of the catalog
+    assert f"/catalog/{entry.pk}/" in client.get("/catalog/", {"status": "suspended"}).content.decode()
+    assert json.loads(client.get("/catalog/", {"format": "json"}).content)["items"] == []
+    (item,) = json.loads(client.get("/catalog/", {"format": "json", "status": "all"}).content)["items"]
+    assert item["status"] == "suspended" and "测试数据有误" in item["end_reason"]
     assert filing.name not in client.get("/catalog/", {"status": "listed"}).content.decode()
     assert CatalogEntry.objects.listed().count() == 0
 

@@ -52,8 +52,9 @@ def test_a_revoked_certificate_cannot_be_nominated_nor_approved(world, make_fili
     with pytest.raises(ValidationError, match="已被撤销"):
         catalog_actions.approve(world.rita, entry)
     entry.refresh_from_db()
-    assert entry.state == "pending"
-    catalog_actions.reject(world.rita, entry, "证书已撤销")
+    assert entry.state == "suspended"  # the pending nomination was suspended with the revocation
+    with pytest.raises(ValidationError, match="不能执行"):
+        catalog_actions.reject(world.rita, entry, "证书已撤销")
     evaluation.refresh_from_db()
     with pytest.raises(ValidationError, match="已被撤销"):
         _nominate(world.alice, evaluation)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +100,86 @@ def use_tmp_signing_key(settings, tmp_path) -> Path:
     path = tmp_path / "keys" / "ed25519.pem"
     settings.GAODI_SIGNING_KEY_FILE = str(path)
     return path
+
+
+def run_worker():
+    """One pass of the real ORM worker (django-tasks-db), as `gaodi worker` runs it."""
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    call_command("db_worker", "--batch", "--no-startup-delay")
+    task = DBTaskResult.objects.order_by("-enqueued_at").first()
+    assert task.status == "SUCCESSFUL", task.traceback
+
+
+# ---- a real HTTP prediction endpoint on 127.0.0.1 (reachable only through the allowlist) ----
+
+class _Predictions(BaseHTTPRequestHandler):
+    """POST {"rows": [...]} → predictions of the same rule the ONNX model learnt (x1 + 0.5·x2 > 0).
+    /slow answers late, /garbage answers HTML, /ok answers JSON."""
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.calls.append(self.path)
+        if self.path == "/slow":
+            time.sleep(1.5)
+        if self.path == "/garbage":
+            return self._send(b"<html><body>Internal dashboard</body></html>", "text/html")
+        predictions = ["yes" if r["x1"] + 0.5 * r["x2"] > 0 else "no" for r in body["rows"]]
+        return self._send(json.dumps({"predictions": predictions}).encode(), "application/json")
+
+    def _send(self, payload: bytes, content_type: str):
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout test)
+
+
+@contextmanager
+def prediction_server():
+    """Yields (base URL, list of paths called)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Predictions)
+    httpd.daemon_threads = True
+    httpd.calls = []
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", httpd.calls
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+ENDPOINT_PLAN = PLAN + """
+[endpoint]
+batch_size = 50
+timeout = 0.5
+retries = 0
+"""
+
+
+def endpoint_form_data(world, url: str, plan: str = ENDPOINT_PLAN, data: bytes | None = None):
+    files = {"data": SimpleUploadedFile("test.csv", data if data is not None else csv_bytes())}
+    return {"institution": world.lab.pk, "plan": plan, "endpoint_url": url}, files
+
+
+def make_endpoint_request(world, filing, url: str, **kw):
+    from gaodi.apps.algorithms import evaluation_actions as actions
+    from gaodi.apps.algorithms.evaluation_forms import EvaluationRequestForm
+
+    data, files = endpoint_form_data(world, url, **kw)
+    return actions.request_evaluation(world.alice, filing, EvaluationRequestForm(data=data, files=files))
+
+
+def fair_frame(n: int = 60) -> pl.DataFrame:
+    """Every applicant twice, once per sex: equal selection rates, so even the informative four-fifths
+    check passes and the certificate can back a catalog nomination."""
+    base = frame(n)
+    return pl.concat([base.with_columns(sex=pl.lit("男")), base.with_columns(sex=pl.lit("女"))])

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from .catalog_models import CatalogEntry
+from .evaluation_models import EvaluationCertificate, EvaluationRequest
 from .models import AlgorithmFiling, DisclosureBatch, DisclosureItem
 
 
@@ -38,3 +40,43 @@ class BatchAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Back-office view of rows that only actions change (through the workflow, with audit entries):
+    listed, searched and read here, never added, edited or deleted."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EvaluationRequest)
+class EvaluationRequestAdmin(ReadOnlyAdmin):
+    list_display = ("filing", "organization", "institution", "state", "model_format", "attempt", "progress",
+                    "passed", "created_at")
+    list_filter = ("state", "model_format", "failure_kind", "institution")
+    search_fields = ("filing__name", "filing__filing_number", "organization__name", "institution__name",
+                     "endpoint_url")
+    list_select_related = ("filing", "organization", "institution")
+
+
+@admin.register(EvaluationCertificate)
+class EvaluationCertificateAdmin(ReadOnlyAdmin):
+    list_display = ("certificate_id", "request", "issued_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("certificate_id", "request__filing__name", "request__filing__filing_number")
+    list_select_related = ("request__filing",)
+
+
+@admin.register(CatalogEntry)
+class CatalogEntryAdmin(ReadOnlyAdmin):
+    list_display = ("filing", "organization", "department", "state", "listed_at", "ended_at")
+    list_filter = ("state", "department")
+    search_fields = ("filing__name", "filing__filing_number", "organization__name", "certificate__certificate_id")
+    list_select_related = ("filing", "organization", "department")

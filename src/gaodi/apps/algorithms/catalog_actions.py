@@ -1,5 +1,6 @@
-"""Business operations on the recommended catalog: nominate, approve, reject. One transaction each,
-each writing its audit entry and notifications; an approved entry is indexed for search."""
+"""Business operations on the recommended catalog: nominate, approve, reject, withdraw, remove, and the
+suspension that follows a certificate's revocation. One transaction each, each writing its audit entry
+and notifications; an approved entry is indexed for search."""
 
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ def ineligibility(evaluation: EvaluationRequest) -> str | None:
         return _("该算法已有一项推荐目录申报正在审核，请等待审核结果。")
     if CatalogEntry.objects.filter(certificate=certificate, state=CatalogState.APPROVED).exists():
         return _("该算法已凭此证书列入推荐目录。")
+    if CatalogEntry.objects.filter(certificate=certificate, state=CatalogState.REMOVED).exists():
+        return _("审核部门已将凭此证书列入的条目移出推荐目录；请取得新的测评证书后再申报。")
     return None
 
 
@@ -99,7 +102,9 @@ def _decide(user, entry: CatalogEntry, name: str, comment: str) -> CatalogEntry:
             raise ValidationError(_("该申报所依据的测评证书已被撤销，不能列入推荐目录。"))
         CATALOG.apply(entry, name, user, comment)
         entry.decided_at, entry.decided_by, entry.decision_comment = timezone.now(), user, comment.strip()
-        entry.save(update_fields=["decided_at", "decided_by", "decision_comment"])
+        if name == "approve":
+            entry.listed_at = entry.decided_at
+        entry.save(update_fields=["decided_at", "decided_by", "decision_comment", "listed_at"])
         audit.record(user, f"catalog.{name}", entry, {"comment": entry.decision_comment})
         if name == "approve":
             search.index(SEARCH_DOC, entry.pk, search_body(entry))
@@ -117,6 +122,51 @@ def approve(user, entry: CatalogEntry, comment: str = "") -> CatalogEntry:
 
 def reject(user, entry: CatalogEntry, comment: str) -> CatalogEntry:
     return _decide(user, entry, "reject", comment)
+
+
+def _end(user, entry: CatalogEntry, name: str, reason: str) -> CatalogEntry:
+    """Take an entry out of the catalog (or end a pending nomination) through the workflow."""
+    with transaction.atomic():
+        entry = CatalogEntry.objects.select_for_update().get(pk=entry.pk)
+        CATALOG.apply(entry, name, user, reason)
+        entry.ended_at, entry.ended_by, entry.end_reason = timezone.now(), user, reason.strip()
+        entry.save(update_fields=["ended_at", "ended_by", "end_reason"])
+        audit.record(user, f"catalog.{name}", entry, {"reason": entry.end_reason})
+        title = entry.filing.name
+        if name == "withdraw":
+            notify(_reviewers(entry), _("企业已撤回推荐目录条目“%(name)s”：%(r)s") % {"name": title, "r": entry.end_reason},
+                   _url(entry))
+        else:
+            notify(_owners(entry), _("您的算法“%(name)s”已被移出推荐目录：%(r)s") % {"name": title, "r": entry.end_reason},
+                   _url(entry))
+    return entry
+
+
+def withdraw(user, entry: CatalogEntry, reason: str) -> CatalogEntry:
+    """The enterprise withdraws its pending nomination, or takes its listed model out of the catalog."""
+    return _end(user, entry, "withdraw", reason)
+
+
+def remove(user, entry: CatalogEntry, reason: str) -> CatalogEntry:
+    """The reviewing department takes a listed entry out of the catalog, with a reason."""
+    return _end(user, entry, "remove", reason)
+
+
+def suspend_for_revoked_certificate(certificate: EvaluationCertificate, actor) -> list[CatalogEntry]:
+    """Called inside the revocation's transaction: every pending or listed entry resting on the revoked
+    certificate is suspended (system transition, history row, audit entry, notifications)."""
+    suspended = []
+    for entry in (CatalogEntry.objects.select_for_update().select_related("filing")
+                  .filter(certificate=certificate, state__in=[CatalogState.PENDING, CatalogState.APPROVED])):
+        reason = _("测评证书 %(id)s 已被撤销：%(r)s") % {"id": certificate.certificate_id, "r": certificate.revoke_reason}
+        CATALOG.apply(entry, "suspend", actor, reason, system=True)
+        entry.ended_at, entry.ended_by, entry.end_reason = timezone.now(), actor, reason
+        entry.save(update_fields=["ended_at", "ended_by", "end_reason"])
+        audit.record(actor, "catalog.suspend", entry, {"certificate": certificate.certificate_id})
+        notify([*_owners(entry), *_reviewers(entry)],
+               _("推荐目录条目“%(name)s”已暂停：%(r)s") % {"name": entry.filing.name, "r": reason}, _url(entry))
+        suspended.append(entry)
+    return suspended
 
 
 def search_body(entry: CatalogEntry) -> str:

@@ -28,4 +28,5 @@ class CatalogFilterForm(forms.Form):
     category = forms.ChoiceField(label=_("算法类别"), required=False, choices=[("", _("全部"))] + Category.choices)
     district = forms.ChoiceField(label=_("所在区"), required=False, choices=[("", _("全部"))] + District.choices)
     status = forms.ChoiceField(label=_("目录状态"), required=False, choices=[
-        ("", _("全部")), ("listed", _("已列入目录")), ("suspended", _("已暂停（证书已撤销）"))])
+        ("listed", _("在目录中")), ("suspended", _("已暂停（证书已撤销）")), ("ended", _("已撤回或移出")),
+        ("all", _("全部（含已退出目录的）"))])

@@ -23,7 +23,7 @@ from gaodi.apps.core.permissions import can, get_visible_or_404, visible
 from . import catalog_actions as actions
 from .catalog_forms import CatalogFilterForm, NominationForm
 from .catalog_models import CatalogEntry, CatalogState
-from .catalog_workflows import CATALOG, REVIEW_TRANSITIONS
+from .catalog_workflows import CATALOG, OWNER_TRANSITIONS, REVIEW_TRANSITIONS
 from .evaluation_models import EvaluationRequest
 from .exports import FORMATS, export
 from .policies import department_ids, enterprise_ids
@@ -33,15 +33,16 @@ CATALOG_COLUMNS = [
     ("filing_number", "备案编号 Filing number"), ("name", "算法名称 Name"), ("organization", "企业 Organization"),
     ("category", "算法类别 Category"), ("district", "所在区 District"), ("domain", "应用领域 Domain"),
     ("certificate_id", "证书编号 Certificate"), ("institution", "检测评估机构 Testing institution"),
-    ("approved_on", "列入日期 Listed on"), ("status", "状态 Status"), ("justification", "推荐理由 Justification"),
+    ("approved_on", "列入日期 Listed on"), ("status", "状态 Status"), ("ended_on", "退出日期 Left on"),
+    ("end_reason", "退出原因 Reason for leaving"), ("justification", "推荐理由 Justification"),
     ("filing_url", "备案公示 Filing page"), ("verification_url", "证书验证 Verification page"),
 ]
 
 
 def _public_entries():
-    return (CatalogEntry.objects.approved()
+    return (CatalogEntry.objects.public()
             .select_related("filing", "organization", "certificate", "certificate__request__institution")
-            .order_by("-decided_at", "-id"))
+            .order_by("-listed_at", "-id"))
 
 
 def filter_catalog(qs, params) -> tuple[object, CatalogFilterForm]:
@@ -54,10 +55,14 @@ def filter_catalog(qs, params) -> tuple[object, CatalogFilterForm]:
         qs = qs.filter(filing__category=data["category"])
     if data["district"]:
         qs = qs.filter(filing__district=data["district"])
-    if data["status"] == "listed":
-        qs = qs.filter(certificate__revoked_at__isnull=True)
-    elif data["status"] == "suspended":
-        qs = qs.filter(certificate__revoked_at__isnull=False)
+    status = data["status"] or "listed"  # by default the catalog shows what it recommends now
+    if status == "listed":
+        qs = qs.filter(state=CatalogState.APPROVED, certificate__revoked_at__isnull=True)
+    elif status == "suspended":
+        qs = qs.filter(Q(state=CatalogState.SUSPENDED)
+                       | Q(state=CatalogState.APPROVED, certificate__revoked_at__isnull=False))
+    elif status == "ended":
+        qs = qs.filter(state__in=[CatalogState.WITHDRAWN, CatalogState.REMOVED])
     if data["q"]:
         qs = search.filter_queryset(qs, actions.SEARCH_DOC, data["q"])
     return qs, form
@@ -69,8 +74,10 @@ def _row(request, e: CatalogEntry) -> dict:
         "filing_number": f.filing_number, "name": f.name, "organization": e.organization.name,
         "category": f.get_category_display(), "district": f.get_district_display(), "domain": f.domain,
         "certificate_id": certificate.certificate_id, "institution": certificate.request.institution.name,
-        "approved_on": timezone.localtime(e.decided_at).date().isoformat() if e.decided_at else "",
-        "status": "suspended" if e.suspended else "listed", "justification": e.justification,
+        "approved_on": timezone.localtime(e.listed_at).date().isoformat() if e.listed_at else "",
+        "ended_on": timezone.localtime(e.ended_at).date().isoformat() if e.ended_at else "",
+        "end_reason": e.end_reason,
+        "status": "listed" if e.is_listed else e.status_key, "justification": e.justification,
         "filing_url": request.build_absolute_uri(reverse("algorithms:filing_detail", args=[f.pk])),
         "verification_url": request.build_absolute_uri(
             reverse("algorithms:certificate_verify", args=[certificate.certificate_id])),
@@ -108,10 +115,12 @@ def catalog_list(request):
 def catalog_detail(request, pk: int):
     entry = _visible_or_404(request.user, CatalogEntry.objects.select_related(
         "filing", "organization", "department", "certificate", "certificate__request__institution"), pk=pk)
-    transitions = [t for t in CATALOG.available(request.user, entry) if t.name in REVIEW_TRANSITIONS]
+    transitions = [t for t in CATALOG.available(request.user, entry)
+                   if t.name in REVIEW_TRANSITIONS or t.name in OWNER_TRANSITIONS]
     return render(request, "algorithms/catalog/detail.html", {
         "entry": entry, "transitions": transitions, "history": CATALOG.history(entry),
         "is_owner": entry.organization_id in enterprise_ids(request.user),
+        "can_review": can(request.user, "review", entry),
         "deadline_status": workflow.deadline_status(entry.deadline) if entry.state == CatalogState.PENDING else "",
     })
 
@@ -167,10 +176,15 @@ def catalog_transition(request, pk: int, name: str):
     handlers = {
         "approve": lambda: actions.approve(request.user, entry, comment),
         "reject": lambda: actions.reject(request.user, entry, comment),
+        "remove": lambda: actions.remove(request.user, entry, comment),
+        "withdraw": lambda: actions.withdraw(request.user, entry, comment),
     }
     if name not in handlers:
         raise Http404
-    if not can(request.user, "review", entry):
+    if name in OWNER_TRANSITIONS:
+        if not can(request.user, "withdraw", entry):
+            raise PermissionDenied(_("只有申报该条目的企业可以撤回。"))
+    elif not can(request.user, "review", entry):
         raise PermissionDenied(_("只有该备案的审核部门可以审核推荐目录申报。"))
     if len(comment) > 2000:
         messages.error(request, _("理由不能超过 2000 字，请精简后重新提交。"))

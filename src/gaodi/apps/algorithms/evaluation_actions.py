@@ -21,6 +21,7 @@ from gaodi.apps.core.notifications import members_of, notify
 from gaodi.engines import workdays
 from gaodi.engines.evaluation import ENGINE_VERSION
 
+from . import catalog_actions
 from . import evaluation_signing as signing
 from .evaluation_forms import EvaluationRequestForm
 from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationState
@@ -52,21 +53,27 @@ def request_evaluation(user, filing: AlgorithmFiling, form: EvaluationRequestFor
         raise ValidationError({field: list(errors) for field, errors in form.errors.items()})
     data = form.cleaned_data
     plan = data["plan"]
+    checked_model = form.checked_model if data.get("model") else None
     with transaction.atomic():
         request = EvaluationRequest(
             filing=filing, organization=filing.organization, institution=data["institution"], created_by=user,
-            token=secrets.token_hex(16), model_name=(data["model"].name or "")[-200:],
-            model_format=form.checked_model.kind, model_sha256=form.checked_model.sha256,
+            token=secrets.token_hex(16),
             data_name=(data["data"].name or "")[-200:], data_sha256=form.checked_data.sha256,
             plan_text=plan, plan_sha256=hashlib.sha256(plan.encode()).hexdigest(),
             deadline=workdays.add_working_days(timezone.localdate(), ACCEPT_DAYS),
         )
-        request.model_file.save(f"model{form.checked_model.suffix}", data["model"], save=False)
+        if checked_model is not None:
+            request.model_name = (data["model"].name or "")[-200:]
+            request.model_format, request.model_sha256 = checked_model.kind, checked_model.sha256
+            request.model_file.save(f"model{checked_model.suffix}", data["model"], save=False)
+        else:
+            request.endpoint_url, request.model_format = data["endpoint_url"], "http"
         request.data_file.save(f"data{form.checked_data.suffix}", data["data"], save=False)
         request.save()
         audit.record(user, "evaluation.request", request, {
             "filing": filing.pk, "institution": request.institution_id, "model_sha256": request.model_sha256,
-            "data_sha256": request.data_sha256, "plan_sha256": request.plan_sha256})
+            "endpoint_url": request.endpoint_url, "data_sha256": request.data_sha256,
+            "plan_sha256": request.plan_sha256})
         notify(_institution(request), _("新的测评申请待受理：%(name)s") % {"name": filing.name}, _url(request))
     return request
 
@@ -108,8 +115,8 @@ def retry(user, request: EvaluationRequest, comment: str = "") -> EvaluationRequ
         previous = request.state
         EVALUATION.apply(request, "retry", user, comment)
         request.attempt += 1
-        request.progress, request.stage, request.failure_reason = 0, "", ""
-        request.save(update_fields=["attempt", "progress", "stage", "failure_reason"])
+        request.progress, request.stage, request.failure_reason, request.failure_kind = 0, "", "", ""
+        request.save(update_fields=["attempt", "progress", "stage", "failure_reason", "failure_kind"])
         audit.record(user, "evaluation.retry", request, {"attempt": request.attempt, "from": previous})
         _enqueue(request)
     return request
@@ -128,7 +135,8 @@ def _certificate_payload(request: EvaluationRequest, certificate_id: str, issued
         "filing_number": filing.filing_number, "filing_version": filing.version, "algorithm": filing.name,
         "organization": {"code": org.code, "name": org.name},
         "institution": {"code": inst.code, "name": inst.name},
-        "model_sha256": request.model_sha256, "data_sha256": request.data_sha256,
+        "model_sha256": request.model_sha256, "model_endpoint": request.endpoint_url or None,
+        "data_sha256": request.data_sha256,
         "plan_sha256": request.plan_sha256, "result_sha256": request.result_sha256,
         "results_summary": result.get("summary", {}), "passed": result.get("passed"), "checks": checks,
         "engine_version": result.get("engine", {}).get("version", ENGINE_VERSION),
@@ -163,6 +171,7 @@ def revoke(user, request: EvaluationRequest, reason: str) -> EvaluationCertifica
         certificate.revoked_at, certificate.revoked_by, certificate.revoke_reason = timezone.now(), user, reason
         certificate.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
         audit.record(user, "evaluation.revoke", request, {"certificate": certificate.certificate_id, "reason": reason})
+        catalog_actions.suspend_for_revoked_certificate(certificate, user)
         notify(_owners(request), _("测评证书 %(id)s 已被撤销：%(r)s") % {"id": certificate.certificate_id, "r": reason},
                _url(request))
     return certificate
@@ -218,15 +227,17 @@ def mark_completed(request_id: int, attempt: int, document: dict[str, Any], repo
                _url(request))
 
 
-def mark_failed(request_id: int, attempt: int, reason: str) -> None:
+def mark_failed(request_id: int, attempt: int, reason: str, kind: str = "") -> None:
+    """The run stopped on bad input (or an internal error): the request fails with the one-line reason
+    and its kind (shown in plain words), and the institution can retry it. Nothing stored is touched."""
     reason = (reason.strip().splitlines() or [""])[0][:1000]
     with transaction.atomic():
         request = _current(request_id, attempt)
         if request is None:
             return
-        request.failure_reason = reason
+        request.failure_reason, request.failure_kind = reason, kind
         request.finished_at = timezone.now()
         EVALUATION.apply(request, "fail", None, reason, system=True)
-        audit.record(None, "evaluation.fail", request, {"attempt": attempt, "reason": reason})
+        audit.record(None, "evaluation.fail", request, {"attempt": attempt, "reason": reason, "kind": kind})
         notify([*_institution(request), *_owners(request)],
                _("测评失败：%(name)s — %(r)s") % {"name": request.filing.name, "r": reason}, _url(request))

@@ -1,5 +1,6 @@
-"""The evaluation request form: model file, test set and plan are checked with the engine on submit,
-so a refused file or a bad plan key is reported on its field before anything is queued."""
+"""The evaluation request form: model file (or prediction endpoint), test set and plan are checked with
+the engine on submit, so a refused file, an unsafe endpoint or a bad plan key is reported on its field
+before anything is queued."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -18,6 +20,13 @@ from gaodi.apps.core.choices import OrgKind
 from gaodi.apps.core.models import Organization
 from gaodi.engines.evaluation import EvaluationError, load_plan, read_table
 from gaodi.engines.evaluation.adapters.files import detect_format
+from gaodi.engines.evaluation.adapters.ssrf import (
+    is_allowlisted,
+    parse_address,
+    pin_endpoint,
+    refusal_reason,
+    system_resolver,
+)
 
 DATA_SUFFIXES = (".csv", ".parquet", ".xlsx")
 DEFAULT_MAX_MODEL_BYTES = 200 * 2**20
@@ -30,6 +39,57 @@ def max_model_bytes() -> int:
 
 def max_data_bytes() -> int:
     return int(getattr(settings, "EVALUATION_MAX_DATA_BYTES", DEFAULT_MAX_DATA_BYTES))
+
+
+def upload_limits() -> dict[str, int]:
+    """Per file field, the most bytes accepted (enforced while streaming, see evaluation_uploads)."""
+    return {"model": max_model_bytes(), "data": max_data_bytes()}
+
+
+def endpoint_allowlist() -> list[str]:
+    return list(getattr(settings, "EVALUATION_ENDPOINT_ALLOWLIST", []) or [])
+
+
+_ADDRESS_KINDS = {
+    "loopback": _("本机回环"), "link-local": _("链路本地（含云平台元数据服务）"), "multicast": _("组播"),
+    "unspecified": _("未指定"), "private": _("内网"), "reserved": _("保留"), "not globally routable": _("非公网"),
+}
+
+
+def check_endpoint(url: str) -> None:
+    """Raise a field error (in plain words, with the fix) unless `url` is an http(s) URL whose host
+    resolves only to public addresses or to addresses the operator allowlisted (the SSRF rule)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise forms.ValidationError(_("预测接口地址须以 http:// 或 https:// 开头。"))
+    if not parts.hostname:
+        raise forms.ValidationError(_("预测接口地址缺少主机名，例如 https://model.example.com/predict。"))
+    if parts.username or parts.password:
+        raise forms.ValidationError(_("预测接口地址不能包含用户名或密码。"))
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise forms.ValidationError(_("预测接口地址的端口号无效。")) from None
+    host, allow = parts.hostname, endpoint_allowlist()
+    try:
+        addresses = system_resolver(host, port)
+    except EvaluationError:
+        raise forms.ValidationError(_("无法解析预测接口地址的主机名 %(host)s，请检查地址是否写错。") % {"host": host}) from None
+    for text in addresses:
+        try:
+            address = parse_address(text)
+        except ValueError:
+            continue  # pin_endpoint below reports it
+        reason = refusal_reason(address)
+        if reason is not None and not is_allowlisted(host, address, allow):
+            raise forms.ValidationError(
+                _("预测接口地址的主机 %(host)s 解析到 %(addr)s（%(kind)s地址）。为防止服务端请求伪造，平台不调用内网、本机、"
+                  "链路本地或保留地址；请填写可从公网访问的地址，或请平台运营方把该地址加入白名单。")
+                % {"host": host, "addr": address, "kind": _ADDRESS_KINDS.get(reason, reason)})
+    try:
+        pin_endpoint(url, allow)
+    except EvaluationError as exc:
+        raise forms.ValidationError(_("预测接口地址不可用：%(msg)s") % {"msg": str(exc)}) from None
 
 
 @dataclass(frozen=True)
@@ -69,27 +129,63 @@ class EvaluationRequestForm(forms.Form):
     institution = forms.ModelChoiceField(
         queryset=Organization.objects.filter(kind=OrgKind.TESTING_INSTITUTION).order_by("name"),
         label=_("检测评估机构"), help_text=_("由您选择的经认可的第三方检测评估机构受理并运行评估。"))
-    model = forms.FileField(label=_("模型文件"), help_text=_("ONNX（.onnx）或 skops（.skops）文件；不接受 pickle/joblib。"),
+    model = forms.FileField(label=_("模型文件"), required=False,
+                            help_text=_("ONNX（.onnx）或 skops（.skops）文件；不接受 pickle/joblib。与预测接口二选一。"),
                             widget=forms.ClearableFileInput(attrs={"accept": ".onnx,.skops"}))
+    endpoint_url = forms.CharField(
+        label=_("预测接口地址"), required=False, max_length=500,
+        help_text=_("不上传模型文件时，填写模型的 HTTP 预测接口（POST JSON 行，返回预测），须可从公网访问。"),
+        widget=forms.URLInput(attrs={"placeholder": "https://model.example.com/predict", "inputmode": "url"}))
     data = forms.FileField(label=_("测试数据"), help_text=_("CSV（UTF-8、GBK 或 GB18030）、Parquet 或 Excel（.xlsx）。"),
                            widget=forms.ClearableFileInput(attrs={"accept": ".csv,.parquet,.xlsx"}))
     plan = forms.CharField(label=_("测试方案（TOML）"), max_length=50000,
                            help_text=_("目标列、特征、敏感特征与阈值，写法见评估文档。"),
                            widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}))
 
-    checked_model: CheckedFile
+    checked_model: CheckedFile | None = None
     checked_data: CheckedFile
+    parsed_plan = None
+
+    def __init__(self, *args, oversize: dict[str, int] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Files cut off while streaming because they passed their limit (evaluation_uploads).
+        self.oversize = dict(oversize or {})
+        if "data" in self.oversize:
+            self.fields["data"].required = False
+
+    def _oversize_error(self, field: str, limit: int) -> forms.ValidationError | None:
+        if field not in self.oversize:
+            return None
+        return forms.ValidationError(
+            _("文件大小超过上限 %(max)s（上传在超过上限时即已停止接收）。请上传有代表性的样本，或请平台运营方提高上限。")
+            % {"max": filesizeformat(limit)})
 
     def clean_plan(self) -> str:
         text = self.cleaned_data["plan"]
         try:
-            load_plan(text)
+            plan = load_plan(text)
         except EvaluationError as exc:
             raise forms.ValidationError(_("测试方案有误：%(msg)s") % {"msg": str(exc)}) from None
+        if plan.audit_mode:
+            raise forms.ValidationError(_("测试方案指定了 prediction 列（审计已记录的决策）；本申请评估模型，"
+                                          "请删除 prediction。"))
+        self.parsed_plan = plan
         return text
 
+    def clean_endpoint_url(self) -> str:
+        url = (self.cleaned_data.get("endpoint_url") or "").strip()
+        if url and (self.cleaned_data.get("model") or "model" in self.oversize):  # the model field comes first
+            raise forms.ValidationError(_("已上传模型文件时不要再填写预测接口地址：二者只能选一种。"))
+        if url:
+            check_endpoint(url)
+        return url
+
     def clean_model(self):
+        if problem := self._oversize_error("model", max_model_bytes()):
+            raise problem
         upload = self.cleaned_data["model"]
+        if not upload:
+            return None
         if problem := _too_big(upload, max_model_bytes()):
             raise forms.ValidationError(problem)
         suffix = _suffix(upload.name)
@@ -103,6 +199,8 @@ class EvaluationRequestForm(forms.Form):
         return upload
 
     def clean_data(self):
+        if problem := self._oversize_error("data", max_data_bytes()):
+            raise problem
         upload = self.cleaned_data["data"]
         if problem := _too_big(upload, max_data_bytes()):
             raise forms.ValidationError(problem)
@@ -117,3 +215,13 @@ class EvaluationRequestForm(forms.Form):
                 raise forms.ValidationError(str(exc).replace(str(path.name), upload.name)) from None
         self.checked_data = CheckedFile(suffix, sha256, table.format)
         return upload
+
+    def clean(self):
+        data = super().clean()
+        has_model = bool(data.get("model")) or "model" in self.oversize or "model" in self.errors
+        has_endpoint = bool(data.get("endpoint_url")) or "endpoint_url" in self.errors
+        if not has_model and not has_endpoint:
+            self.add_error("model", _("请上传模型文件，或填写预测接口地址（二选一）。"))
+        elif data.get("endpoint_url") and self.parsed_plan is not None and not self.parsed_plan.features:
+            self.add_error("plan", _("使用预测接口时，测试方案须用 features 按顺序列出发送给接口的列。"))
+        return data

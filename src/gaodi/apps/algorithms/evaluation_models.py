@@ -30,6 +30,20 @@ def _upload_to(instance: EvaluationRequest, filename: str) -> str:
     return f"evaluations/{instance.organization_id}/{instance.token}/{filename}"
 
 
+class FailureKind(models.TextChoices):
+    """Why a run failed, in words the enterprise and the institution understand (the detail line is the engine's)."""
+
+    PLAN = "plan", _("测试方案与数据不符")
+    DATA = "data", _("测试数据有问题")
+    MODEL = "model", _("模型无法加载，或模型的输入与测试数据不符")
+    ENDPOINT_TIMEOUT = "endpoint_timeout", _("预测接口超时未响应")
+    ENDPOINT_UNREACHABLE = "endpoint_unreachable", _("无法连接预测接口")
+    ENDPOINT_GARBAGE = "endpoint_garbage", _("预测接口返回的内容无法识别")
+    ENDPOINT_ERROR = "endpoint_error", _("预测接口返回了错误")
+    ENDPOINT_UNSAFE = "endpoint_unsafe", _("预测接口地址指向内网、本机或链路本地地址，平台出于安全不予调用")
+    INTERNAL = "internal", _("平台内部错误")
+
+
 class EvaluationRequestQuerySet(models.QuerySet):
     def latest_public(self):
         """The latest issued, non-revoked evaluation (for a filing's public page)."""
@@ -51,10 +65,12 @@ class EvaluationRequest(models.Model):
     deadline = models.DateField(_("办理期限"), null=True, blank=True)
     token = models.CharField(max_length=32, editable=False)
 
-    model_file = models.FileField(_("模型文件"), upload_to=_upload_to, max_length=200)
-    model_name = models.CharField(_("模型原文件名"), max_length=200)
-    model_format = models.CharField(max_length=8)
-    model_sha256 = models.CharField(max_length=64)
+    # The model is either an uploaded file (model_file) or an HTTP prediction endpoint (endpoint_url).
+    model_file = models.FileField(_("模型文件"), upload_to=_upload_to, max_length=200, blank=True)
+    model_name = models.CharField(_("模型原文件名"), max_length=200, blank=True)
+    model_format = models.CharField(max_length=8)  # onnx, skops, or http for an endpoint
+    model_sha256 = models.CharField(max_length=64, blank=True)
+    endpoint_url = models.URLField(_("预测接口地址"), max_length=500, blank=True)
     data_file = models.FileField(_("测试数据"), upload_to=_upload_to, max_length=200)
     data_name = models.CharField(_("数据原文件名"), max_length=200)
     data_sha256 = models.CharField(max_length=64)
@@ -68,6 +84,7 @@ class EvaluationRequest(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     failure_reason = models.TextField(_("失败原因"), blank=True)
+    failure_kind = models.CharField(_("失败类别"), max_length=24, choices=FailureKind.choices, blank=True)
     passed = models.BooleanField(_("是否通过"), null=True)
     summary_zh = models.TextField(blank=True)
     summary_en = models.TextField(blank=True)
@@ -89,6 +106,10 @@ class EvaluationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filing.name} · {self.get_state_display()}"
+
+    @property
+    def uses_endpoint(self) -> bool:
+        return bool(self.endpoint_url)
 
 
 class EvaluationCertificate(models.Model):

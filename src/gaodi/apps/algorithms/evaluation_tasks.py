@@ -26,13 +26,48 @@ def _copy(field, directory: Path) -> Path:
     return target
 
 
+def failure_kind(exc: Exception) -> str:
+    """The FailureKind of an engine error (the classes say what went wrong; the message says the detail)."""
+    from gaodi.engines.evaluation import (
+        DataError,
+        EndpointError,
+        EndpointGarbageError,
+        EndpointTimeoutError,
+        EndpointUnreachableError,
+        ModelError,
+        PlanError,
+        UnsafeEndpointError,
+    )
+
+    from .evaluation_models import FailureKind
+
+    kinds = ((UnsafeEndpointError, FailureKind.ENDPOINT_UNSAFE), (EndpointTimeoutError, FailureKind.ENDPOINT_TIMEOUT),
+             (EndpointUnreachableError, FailureKind.ENDPOINT_UNREACHABLE),
+             (EndpointGarbageError, FailureKind.ENDPOINT_GARBAGE), (EndpointError, FailureKind.ENDPOINT_ERROR),
+             (ModelError, FailureKind.MODEL), (DataError, FailureKind.DATA), (PlanError, FailureKind.PLAN))
+    return next((str(kind) for cls, kind in kinds if isinstance(exc, cls)), str(FailureKind.INTERNAL))
+
+
+def open_model(request, plan, directory: Path):
+    """The request's model: its stored file, or its endpoint, checked against the SSRF rule again now
+    (the allowlist or DNS may have changed since submission) and pinned to the address checked."""
+    from gaodi.engines.evaluation import HttpModel, load_model
+
+    from .evaluation_forms import endpoint_allowlist
+
+    if request.endpoint_url:
+        return HttpModel(request.endpoint_url, allow=endpoint_allowlist(), spec=plan.endpoint)
+    return load_model(_copy(request.model_file, directory))
+
+
 @task()
 def run_evaluation(request_id: int, attempt: int) -> str:
-    from gaodi.engines.evaluation import EvaluationError, evaluate, load_model, load_plan, read_table, render
+    from gaodi.engines.evaluation import EvaluationError, evaluate, load_plan, read_table, render
     from gaodi.engines.evaluation.runner import planned_steps
 
     from . import evaluation_actions as actions
     from .evaluation_forms import max_data_bytes
+    from .evaluation_models import FailureKind
 
     request = actions.mark_running(request_id, attempt)
     if request is None:
@@ -47,19 +82,19 @@ def run_evaluation(request_id: int, attempt: int) -> str:
             actions.record_progress(request_id, attempt, min(99, round(100 * len(done) / (len(steps) + 1))), step)
 
         with tempfile.TemporaryDirectory(prefix="gaodi-eval-") as tmp:
-            model_path = _copy(request.model_file, Path(tmp))
             data_path = _copy(request.data_file, Path(tmp))
             table = read_table(data_path, max_bytes=max_data_bytes())
-            model = load_model(model_path)
+            model = open_model(request, plan, Path(tmp))
             result = evaluate(plan, table, model, progress=progress)
         actions.record_progress(request_id, attempt, 99, "report")
         html = render(result.document)
     except EvaluationError as exc:
-        actions.mark_failed(request_id, attempt, str(exc))
+        actions.mark_failed(request_id, attempt, str(exc), failure_kind(exc))
         return "failed"
     except Exception as exc:  # an engine bug must not leave the request running forever
         log.exception("evaluation %s attempt %s crashed", request_id, attempt)
-        actions.mark_failed(request_id, attempt, f"internal error ({type(exc).__name__}); please retry or report it")
+        actions.mark_failed(request_id, attempt, f"internal error ({type(exc).__name__}); please retry or report it",
+                            FailureKind.INTERNAL)
         return "failed"
     actions.mark_completed(request_id, attempt, result.document, html)
     return "completed"

@@ -13,4 +13,5 @@ urlpatterns = [
     path("verify/<str:certificate_id>/", views.certificate_verify, name="certificate_verify"),
     path("verify/<str:certificate_id>/certificate/", views.certificate_view, name="certificate_view"),
     path("verify/<str:certificate_id>/certificate.json", views.certificate_json, name="certificate_json"),
+    path("verify/<str:certificate_id>/certificate.pdf", views.certificate_pdf, name="certificate_pdf"),
 ]

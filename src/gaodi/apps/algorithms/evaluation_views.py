@@ -11,15 +11,20 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from gaodi.apps.core.permissions import can, get_visible_or_404, visible
 
 from . import evaluation_actions as actions
 from . import evaluation_signing as signing
-from .evaluation_forms import EvaluationRequestForm
-from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationState
+from . import evaluation_uploads as uploads
+from .catalog_actions import ineligibility
+from .evaluation_forms import EvaluationRequestForm, upload_limits
+from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationState, FailureKind
+from .evaluation_pdf import render_certificate
 from .evaluation_policies import institution_ids, is_stale
 from .evaluation_workflows import EVALUATION, INSTITUTION_TRANSITIONS
 from .models import AlgorithmFiling, State
@@ -29,15 +34,23 @@ from .views import _errors_to_form, _messages
 POLLING_STATES = (EvaluationState.ACCEPTED, EvaluationState.RUNNING)
 
 
+@csrf_exempt  # CSRF is checked in _create, after the streaming size limit is installed (evaluation_uploads)
 @login_required
 def evaluation_create(request, pk: int):
+    handler = uploads.install(request, upload_limits()) if request.method == "POST" else None
+    return _create(request, pk, handler)
+
+
+@csrf_protect
+def _create(request, pk: int, handler):
     filing = get_visible_or_404(request.user, AlgorithmFiling, pk=pk)
     if filing.organization_id not in enterprise_ids(request.user):
         raise Http404
     if filing.state != State.APPROVED:
         messages.error(request, _("只有已备案的算法可以申请测评。"))
         return redirect("algorithms:workspace_detail", pk=filing.pk)
-    form = EvaluationRequestForm(request.POST or None, request.FILES or None)
+    oversize = handler.oversize if handler else {}
+    form = EvaluationRequestForm(request.POST or None, request.FILES or None, oversize=oversize)
     if request.method == "POST" and form.is_valid():
         try:
             evaluation = actions.request_evaluation(request.user, filing, form)
@@ -65,12 +78,26 @@ def evaluation_list(request):
 
 def _detail_context(request, evaluation: EvaluationRequest) -> dict[str, Any]:
     transitions = [t for t in EVALUATION.available(request.user, evaluation) if t.name in INSTITUTION_TRANSITIONS]
+    is_owner = evaluation.organization_id in enterprise_ids(request.user)
+    certificate = EvaluationCertificate.objects.filter(request=evaluation).first()
     return {
         "evaluation": evaluation, "transitions": transitions, "polling": evaluation.state in POLLING_STATES,
-        "stale": is_stale(evaluation), "history": EVALUATION.history(evaluation),
-        "certificate": EvaluationCertificate.objects.filter(request=evaluation).first(),
-        "is_institution": can(request.user, "evaluate", evaluation),
+        "stale": is_stale(evaluation), "history": EVALUATION.history(evaluation), "certificate": certificate,
+        "is_institution": can(request.user, "evaluate", evaluation), "is_owner": is_owner,
+        "failure_label": _failure_label(evaluation),
+        # The nomination button shows only when the action would accept it (passing, certified, not
+        # revoked, not already pending or listed).
+        "can_nominate": is_owner and certificate is not None and ineligibility(evaluation) is None,
     }
+
+
+def _failure_label(evaluation: EvaluationRequest) -> str:
+    if evaluation.state != EvaluationState.FAILED:
+        return ""
+    try:
+        return str(FailureKind(evaluation.failure_kind).label)
+    except ValueError:
+        return ""
 
 
 @login_required
@@ -198,11 +225,25 @@ def certificate_view(request, certificate_id: str):
     certificate = get_object_or_404(EvaluationCertificate.objects.select_related("request__filing"),
                                     certificate_id=certificate_id)
     payload = json.loads(certificate.payload)
-    url = request.build_absolute_uri(payload["verification_path"])
+    url = request.build_absolute_uri(reverse("algorithms:certificate_verify", args=[certificate.certificate_id]))
     return render(request, "algorithms/evaluations/certificate.html", {
         "certificate": certificate, "payload": payload, "verify_url": url, "qr_svg": _qr_svg(url),
         "status": verification(certificate),
     })
+
+
+def certificate_pdf(request, certificate_id: str):
+    """The certificate as a PDF with the QR code and link of its public verification page."""
+    certificate = get_object_or_404(EvaluationCertificate, certificate_id=certificate_id)
+    payload = json.loads(certificate.payload)
+    url = request.build_absolute_uri(reverse("algorithms:certificate_verify", args=[certificate.certificate_id]))
+    body = render_certificate(payload, certificate_id=certificate.certificate_id, signature=certificate.signature,
+                              key_fingerprint=certificate.key_fingerprint, verify_url=url,
+                              revoked_reason=certificate.revoke_reason if certificate.revoked_at else None)
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{certificate.certificate_id}.pdf"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def public_key(request):

@@ -397,5 +397,6 @@ def mark_notifications_read(request):
 # Apps' routers register themselves on `api` when imported (they import `api` from here; importing them
 # last keeps the import order safe whichever module is loaded first).
 import gaodi.apps.algorithms.api  # noqa: E402, F401, I001
+import gaodi.apps.algorithms.evaluation_api  # noqa: E402, F401, I001
 import gaodi.apps.compute.api  # noqa: E402, F401, I001
 import gaodi.apps.data.api  # noqa: E402, F401, I001

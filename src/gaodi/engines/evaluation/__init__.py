@@ -16,6 +16,9 @@ from gaodi.engines.evaluation.data import Table, read_table
 from gaodi.engines.evaluation.errors import (
     DataError,
     EndpointError,
+    EndpointGarbageError,
+    EndpointTimeoutError,
+    EndpointUnreachableError,
     EvaluationError,
     ModelError,
     PlanError,
@@ -27,7 +30,8 @@ from gaodi.engines.evaluation.runner import Evaluation, evaluate
 from gaodi.engines.evaluation.version import ENGINE_VERSION
 
 __all__ = [
-    "ENGINE_VERSION", "DataError", "EndpointError", "Evaluation", "EvaluationError", "HttpModel", "Model",
+    "ENGINE_VERSION", "DataError", "EndpointError", "EndpointGarbageError", "EndpointTimeoutError",
+    "EndpointUnreachableError", "Evaluation", "EvaluationError", "HttpModel", "Model",
     "ModelError", "Plan", "PlanError", "Predictions", "Table", "UnsafeEndpointError", "evaluate", "load_model",
     "load_plan", "read_table", "render",
 ]

@@ -23,5 +23,17 @@ class EndpointError(ModelError):
     """The HTTP prediction endpoint failed: timeout, garbage answer, error status."""
 
 
+class EndpointTimeoutError(EndpointError):
+    """The endpoint did not answer in time, after every retry."""
+
+
+class EndpointUnreachableError(EndpointError):
+    """The endpoint's host cannot be resolved or connected to, after every retry."""
+
+
+class EndpointGarbageError(EndpointError):
+    """The endpoint answered something that is not the expected JSON of predictions."""
+
+
 class UnsafeEndpointError(EndpointError):
     """The endpoint resolves to an address the SSRF guard refuses."""

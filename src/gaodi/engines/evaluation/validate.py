@@ -125,6 +125,10 @@ def resolve_features(plan: Plan, model: Model | None, frame: pl.DataFrame) -> li
     if not features:
         raise PlanError("plan key 'features' is missing: list the model's input columns in the order the model "
                         "expects them")
+    missing = [c for c in features if c not in frame.columns]
+    if missing:  # features recorded in the model file are not checked against the data anywhere else
+        raise ModelError(f"the model needs input column(s) {quote_values(missing)}, which the data lacks; "
+                         f"the data's columns are: {', '.join(frame.columns[:30])}")
     if inputs:
         _check_matrix_input(inputs[0], features, frame)
     return features

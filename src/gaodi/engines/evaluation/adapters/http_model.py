@@ -26,7 +26,12 @@ import polars as pl
 
 from gaodi.engines.evaluation.adapters.base import InputSpec, Predictions
 from gaodi.engines.evaluation.adapters.ssrf import Resolver, pin_endpoint, system_resolver
-from gaodi.engines.evaluation.errors import EndpointError
+from gaodi.engines.evaluation.errors import (
+    EndpointError,
+    EndpointGarbageError,
+    EndpointTimeoutError,
+    EndpointUnreachableError,
+)
 from gaodi.engines.evaluation.labels import canon_value
 from gaodi.engines.evaluation.plan import EndpointSpec
 
@@ -93,7 +98,7 @@ class HttpModel:
 
     def _call(self, client: httpx.Client, batch: pl.DataFrame) -> _Answer:
         body = json.dumps({"rows": batch.to_dicts()}, ensure_ascii=False, default=str).encode("utf-8")
-        problem = ""
+        problem, error = "", EndpointError
         for attempt in range(self._spec.retries + 1):
             if attempt:
                 time.sleep(min(self._backoff * 2 ** (attempt - 1), 10.0))
@@ -101,20 +106,20 @@ class HttpModel:
             try:
                 status, content = self._post(client, body)
             except httpx.TimeoutException:
-                problem = f"did not answer within {self._spec.timeout:g} s"
+                problem, error = f"did not answer within {self._spec.timeout:g} s", EndpointTimeoutError
                 continue
             except httpx.TransportError as exc:
-                problem = f"could not be reached ({type(exc).__name__})"
+                problem, error = f"could not be reached ({type(exc).__name__})", EndpointUnreachableError
                 continue
             if status in _RETRY_STATUS:
-                problem = f"answered HTTP {status}"
+                problem, error = f"answered HTTP {status}", EndpointError
                 continue
             if status >= 300:
                 raise EndpointError(f"endpoint {self.description} answered HTTP {status}: {_snippet(content)}")
             return _parse(content, batch.height)
         tries = self._spec.retries + 1
-        raise EndpointError(f"endpoint {self.description} {problem} ({tries} tries); check that it is up, "
-                            "or raise [endpoint].timeout / retries in the plan")
+        raise error(f"endpoint {self.description} {problem} ({tries} tries); check that it is up, "
+                    "or raise [endpoint].timeout / retries in the plan")
 
     def _post(self, client: httpx.Client, body: bytes) -> tuple[int, bytes]:
         self.requests += 1
@@ -140,7 +145,7 @@ def _snippet(content: bytes) -> str:
 
 
 def _garbage(detail: str) -> EndpointError:
-    return EndpointError(f"endpoint returned garbage: {detail}; expected JSON "
+    return EndpointGarbageError(f"endpoint returned garbage: {detail}; expected JSON "
                          "{\"predictions\": [...]} with one prediction per row")
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from gaodi.engines.evaluation.errors import EndpointError, UnsafeEndpointError
+from gaodi.engines.evaluation.errors import EndpointError, EndpointUnreachableError, UnsafeEndpointError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -26,7 +26,7 @@ def system_resolver(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise EndpointError(f"endpoint host '{host}' cannot be resolved; check the URL") from None
+        raise EndpointUnreachableError(f"endpoint host '{host}' cannot be resolved; check the URL") from None
     return [str(info[4][0]) for info in infos]
 
 
