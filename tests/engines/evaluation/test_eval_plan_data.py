@@ -157,6 +157,14 @@ def test_model_input_missing_from_the_data(tmp_path, models):
         evaluate(load_plan(BASE), table, load_model(models["pipeline"]))
 
 
+def test_recorded_model_input_missing_from_the_data(tmp_path, models):
+    # The matrix model records its input names; with no `features` key the engine uses them, and a
+    # column the data lacks is a ModelError naming it, not a KeyError.
+    table = _table(tmp_path, hiring_frame(100).drop("experience"))
+    with pytest.raises(ModelError, match="needs input column\\(s\\) 'experience', which the data lacks"):
+        evaluate(load_plan(BASE), table, load_model(models["matrix"]))
+
+
 def test_plan_features_that_do_not_match_the_model(tmp_path, models):
     table = _table(tmp_path, hiring_frame(100))
     plan = load_plan(BASE + 'features = ["age", "score"]\n')
