@@ -53,6 +53,23 @@ def test_simulate_human_output_and_shipped_trace_name(tmp_path: Path) -> None:
     assert "cluster10 (260 jobs)" in r.stdout
     assert "16 accelerators (sized to 90% load" in r.stdout
     assert "Jain's index" in r.stdout and "subsidy spent" in r.stdout
+    assert "preemptions" in r.stdout and "lost accelerator-hours" in r.stdout
+
+
+def test_simulate_charges_the_preemption_cost_it_is_given(tmp_path: Path) -> None:
+    def run(*extra: str) -> dict:
+        r = gaodi(tmp_path, "--trace", "elasticflow/cluster10", "--policy", "platform", "--json", *extra)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    cheap = run("--checkpoint-interval", "60", "--restart-overhead", "0")
+    dear = run("--checkpoint-interval", "7200", "--restart-overhead", "1800")
+    assert cheap["preemptions"] > 0
+    # The same trace and seed: dearer preemptions lose more accelerator-hours per preemption.
+    assert dear["lost_accelerator_hours"] / max(dear["preemptions"], 1) > \
+        cheap["lost_accelerator_hours"] / cheap["preemptions"]
+    r = gaodi(tmp_path, "--trace", "elasticflow/cluster10", "--policy", "platform", "--restart-overhead", "-1")
+    assert r.returncode == 1 and "--restart-overhead" in r.stderr and "non-negative" in r.stderr
 
 
 def test_simulate_refuses_bad_input_with_the_reason(tmp_path: Path) -> None:

@@ -91,12 +91,12 @@ def test_sme_floor_is_honoured_ahead_of_shorter_non_sme_jobs() -> None:
     # both non-SME jobs have shorter estimates.
     jobs = [(0, 100, 6), (1, 10, 3), (1, 50, 3), (1, 10, 3)]
     w = workload(jobs, tenants=[0, 0, 1, 0], sme=(False, True))
-    with_floor = simulate(w, PlatformPolicy(sme_floor=0.5), 6, sme_floor=0.5)
+    with_floor = simulate(w, PlatformPolicy(sme_floor=0.5, preempt=False), 6, sme_floor=0.5)
     assert with_floor.start[2] == 100
     assert sorted(with_floor.start[[1, 3]].tolist()) == [100, 110]
     assert with_floor.metrics.sme_floor_violations == 0
     assert with_floor.metrics.sme_floor_attainment == pytest.approx(1.0 - 99 / (99 + 50))  # only while blocked
-    without = simulate(w, PlatformPolicy(sme_floor=0.0), 6, sme_floor=0.5)
+    without = simulate(w, PlatformPolicy(sme_floor=0.0, preempt=False), 6, sme_floor=0.5)
     assert without.start[2] == 110
     assert without.metrics.sme_floor_violations == 1  # the simulator notices the SME was passed over
 
@@ -106,7 +106,7 @@ def test_idle_quota_is_borrowed_and_reclaimed_without_preemption() -> None:
     first = [(0, 50, 1)] * 4 + [(0, 100, 1)] * 4
     later = [(10, 100, 1)] * 4 + [(10, 1, 1)] * 4  # tenant 1's jobs, then tenant 0's (much shorter)
     w = workload(first + later, tenants=[0] * 8 + [1] * 4 + [0] * 4, sme=(False, False))
-    result = simulate(w, PlatformPolicy(sme_floor=0.0, quotas=[4.0, 4.0]), 8)
+    result = simulate(w, PlatformPolicy(sme_floor=0.0, quotas=[4.0, 4.0], preempt=False), 8)
     s = result.start.tolist()
     assert s[:8] == [0] * 8  # borrowing: all of tenant 1's idle quota is used
     assert s[8:12] == [50] * 4  # the owner gets its quota back as the borrowed jobs end...
@@ -121,9 +121,9 @@ def test_borrowers_do_not_take_capacity_that_waiting_owners_claim() -> None:
     # EASY backfill would start it (it ends long before the reservation).
     jobs = [(0, 10, 2), (0, 30, 2), (1, 5, 3), (2, 5, 3), (3, 1, 1)]
     w = workload(jobs, tenants=[0, 0, 1, 2, 0], sme=(False, False, False), est=[10, 30, 5, 6, 1])
-    s = starts(w, PlatformPolicy(sme_floor=0.0, quotas=[0.0, 3.0, 3.0]), 4)
+    s = starts(w, PlatformPolicy(sme_floor=0.0, quotas=[0.0, 3.0, 3.0], preempt=False), 4)
     assert s == [0, 0, 30, 35, 30]
-    plain = starts(w, PlatformPolicy(sme_floor=0.0, quotas=[0.0, 0.0, 0.0]), 4)
+    plain = starts(w, PlatformPolicy(sme_floor=0.0, quotas=[0.0, 0.0, 0.0], preempt=False), 4)
     assert plain[4] == 10  # with no owners, the short job is simply backfilled
 
 

@@ -18,13 +18,23 @@ from gaodi.engines.compute.policies import (
     POLICIES,
     ClusterState,
     FifoPolicy,
+    Plan,
     PlatformPolicy,
+    PreemptionCost,
     QueuePolicy,
     SlurmPolicy,
     make_policy,
 )
 from gaodi.engines.compute.request import DataGrade, JobRequest, Preference, Workload, validate_request
-from gaodi.engines.compute.simulator import Billing, Metrics, SimResult, illustrative_billing, jain, simulate
+from gaodi.engines.compute.simulator import (
+    Billing,
+    Metrics,
+    RunAccount,
+    SimResult,
+    illustrative_billing,
+    jain,
+    simulate,
+)
 from gaodi.engines.compute.subsidies import (
     Eligibility,
     Enterprise,
@@ -59,13 +69,16 @@ __all__ = [
     "NoFeasiblePool",
     "Option",
     "Placement",
+    "Plan",
     "PlatformPolicy",
     "Pool",
     "Preference",
+    "PreemptionCost",
     "Provider",
     "QueuePolicy",
     "Quote",
     "RequestError",
+    "RunAccount",
     "SimResult",
     "Site",
     "SlurmPolicy",

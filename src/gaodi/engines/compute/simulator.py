@@ -1,30 +1,49 @@
 """Discrete-event replay of a job trace through a queue policy, and the metrics it reports.
 
 Events are job arrivals (the trace, in submission order) and completions (a heap keyed by end time).
-At one instant, completions are handled first, then arrivals, then the policy is asked once which
-jobs to start. A started job holds its accelerators for its *true* duration; the policy only ever saw
-the estimate. The simulator checks that a policy never starts more than is free.
+At one instant, completions are handled first, then arrivals, then the policy is asked once what to
+do (:class:`~gaodi.engines.compute.policies.Plan`): its preemptions are applied first, then its
+starts. A run holds its accelerators for the job's *true* remaining duration; the policy only ever saw
+the estimate. The simulator checks that a policy never starts more than is free, never starts a job
+that runs or has ended, never preempts a job that is not running and never preempts and restarts a
+job in the same pass.
+
+**Preemption and its cost** (:class:`~gaodi.engines.compute.policies.PreemptionCost`, default a
+checkpoint every 1800 s of progress and 300 s to restart). A run that starts with ``done`` seconds of
+saved progress holds its accelerators for ``overhead + (duration − done)``, where ``overhead`` is the
+restart overhead if the job was preempted before and 0 on its first start. Preempted after ``ran``
+seconds, it has worked ``w = max(0, ran − overhead)``; its last checkpoint saved
+``⌊w / interval⌋ × interval`` of that, which is added to ``done``; the rest is *lost* and will be run
+again. So every job ends having held its accelerators for exactly
+``duration + lost + restart`` seconds (:class:`RunAccount`), and that is what it is billed for.
 
 Metrics (:class:`Metrics`), all times in seconds:
 
-- job completion time (JCT) = end − submission; queueing delay = start − submission; average and p95
-  (NumPy's linear-interpolation percentile);
-- utilization = accelerator-seconds of all jobs / (capacity × (last end − first submission));
+- job completion time (JCT) = end − submission; queueing delay = time in the system not holding
+  accelerators, i.e. JCT − held (= first start − submission for a job never preempted); average and
+  p95 (NumPy's linear-interpolation percentile);
+- utilization = *useful* accelerator-seconds (the trace's) / (capacity × (last end − first
+  submission)); busy utilization counts everything held, lost work and restarts included;
+- preemptions, jobs preempted at least once, lost accelerator-hours (Σ accelerators × (lost work +
+  restart overhead)) and billed accelerator-hours (Σ accelerators × held = the trace's
+  accelerator-hours + the lost ones);
 - SME share of accelerator-hours (fixed by the trace once every job completes) and SME share of
   all waiting time (policy-dependent), next to the SME share of jobs for reference;
 - SME floor violations: scheduling passes that started a non-SME job while an SME job within the
-  floor waited and would have fitted (see :func:`_floor_violation`); a policy that honours the floor
-  has none, whatever the trace;
+  floor waited and would have fitted (see :func:`_floor_violation`), plus passes that preempted an SME
+  job, started a non-SME job and left the SMEs below their floor (``sme_floor_preemptions``); a policy
+  that honours the floor has none, whatever the trace;
 - SME floor attainment: at every instant the SMEs are *entitled* to min(their demand, floor ×
   capacity), where demand counts the accelerators of their queued and running jobs; attainment is
   ∫ min(SME allocation, entitlement) dt / ∫ entitlement dt. 1.0 means that whenever SMEs asked,
   they held at least the floor (or all they asked for);
 - Jain's fairness index over tenants of their *normalised service*, x_t = Σ g·d / Σ g·(end −
   submission) over the tenant's jobs (the share of their accelerator-weighted time in the system
-  that was spent running; 1 = never waited). J = (Σx)² / (n Σx²), 1 = all tenants treated alike;
+  that was spent doing useful work; 1 = never waited, never preempted). J = (Σx)² / (n Σx²), 1 = all
+  tenants treated alike;
 - subsidy spent: with a :class:`Billing`, every job is billed at completion (list price =
-  accelerators × hours × price) and quoted and redeemed against the subsidy programs in completion
-  order, so budgets and annual caps run out as they would in operation.
+  accelerators × hours held × price) and quoted and redeemed against the subsidy programs in
+  completion order, so budgets and annual caps run out as they would in operation.
 """
 
 from __future__ import annotations
@@ -39,7 +58,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from gaodi.engines.compute.policies import ClusterState, QueuePolicy
+from gaodi.engines.compute.policies import ClusterState, PreemptionCost, QueuePolicy
 from gaodi.engines.compute.subsidies import (
     Eligibility,
     Enterprise,
@@ -51,7 +70,7 @@ from gaodi.engines.compute.subsidies import (
     quote,
     redeem,
 )
-from gaodi.engines.compute.trace import FloatArray, Workload, size_capacity
+from gaodi.engines.compute.trace import FloatArray, IntArray, Workload, size_capacity
 
 
 class SimulationError(RuntimeError):
@@ -133,6 +152,14 @@ class Metrics:
     jain_service: float
     subsidy_spent: Decimal | None
     makespan: float
+    busy_utilization: float
+    preemptions: int
+    preempted_jobs: int
+    lost_accelerator_hours: float
+    billed_accelerator_hours: float
+    sme_floor_preemptions: int
+    checkpoint_interval: float
+    restart_overhead: float
 
     def as_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -141,11 +168,28 @@ class Metrics:
 
 
 @dataclass(frozen=True)
+class RunAccount:
+    """Per job, how its accelerator time was spent: ``held`` = duration + ``lost`` + ``restart``.
+
+    ``held``: seconds it held accelerators over all its runs; ``lost``: seconds of work it ran twice
+    because a preemption came after its last checkpoint; ``restart``: seconds spent restarting after
+    preemptions; ``preemptions``: how often it was preempted.
+    """
+
+    held: FloatArray
+    lost: FloatArray
+    restart: FloatArray
+    preemptions: IntArray
+
+
+@dataclass(frozen=True)
 class SimResult:
     metrics: Metrics
-    start: FloatArray
+    start: FloatArray  # first start of each job
     end: FloatArray
+    runs: RunAccount
     timeline: tuple[tuple[float, int], ...]  # (time, accelerators in use after the events at that time)
+    intervals: tuple[tuple[int, float, float], ...] = ()  # with record=True: (job, start, end) of every run
 
 
 def jain(x: Sequence[float] | FloatArray) -> float:
@@ -165,16 +209,23 @@ def simulate(
     sme_floor: float = 0.3,
     billing: Billing | None = None,
     record: bool = False,
+    cost: PreemptionCost | None = None,
 ) -> SimResult:
-    """Replay ``workload`` through ``policy`` on ``capacity`` accelerators (default: sized to 90% load)."""
+    """Replay ``workload`` through ``policy`` on ``capacity`` accelerators (default: sized to 90% load).
+
+    ``cost``: what a preemption costs (default :class:`PreemptionCost`: a checkpoint every 30 minutes,
+    5 minutes to restart); it only matters to a policy that preempts.
+    """
     trace = workload.trace
     cap = size_capacity(trace) if capacity is None else capacity
     if cap < int(trace.gpus.max()):
         raise ValueError(f"capacity {cap} is below the largest job ({int(trace.gpus.max())} accelerators); "
                          "give a larger --capacity")
+    cost = PreemptionCost() if cost is None else cost
     state = ClusterState(capacity=cap, submit=trace.submit, estimate=workload.estimate, gpus=trace.gpus,
-                         tenant=workload.tenant, tenant_sme=workload.tenant_sme)
+                         tenant=workload.tenant, tenant_sme=workload.tenant_sme, cost=cost)
     policy.attach(state)
+    preemptive = policy.preemptive
     n = len(trace)
     submit = state.submit_l
     duration: list[float] = trace.duration.tolist()
@@ -182,12 +233,24 @@ def simulate(
     est = state.est_l
     tenant = state.tenant_l
     sme = state.sme_l
-    start = [math.nan] * n
+    run_start = state.run_start_l
+    done = state.done_l
+    preempted = state.preempted_l
+    rem_est = state.rem_est_l
+    held = [0.0] * n  # seconds each job held accelerators, all runs
+    lost = [0.0] * n  # seconds of work redone because a preemption lost it
+    restart = [0.0] * n  # seconds spent restarting after preemptions
+    first = [math.nan] * n
     end = [math.nan] * n
+    end_at = [math.nan] * n  # true end of the current run (heap entries of earlier runs are stale)
+    run_key: list[tuple[float, int]] = [(0.0, 0)] * n  # the job's entry in state.running
+    interval = cost.checkpoint_interval
+    overhead = cost.restart_overhead
     running = state.running
     tenant_alloc = state.tenant_alloc
     heap: list[tuple[float, int]] = []
     timeline: list[tuple[float, int]] = []
+    intervals: list[tuple[int, float, float]] = []
     floor_gpus = sme_floor * cap
     sme_demand = 0
     entitled = 0.0
@@ -195,10 +258,15 @@ def simulate(
     subsidy = Decimal("0") if billing is not None else None
     sme_queued: dict[int, set[int]] = {}  # accelerator count -> queued SME jobs of that size
     violations = 0
+    preempt_violations = 0
     i = 0
     t_prev = submit[0]
     inf = math.inf
     timer = inf  # a pass the policy asked for (QueuePolicy.wakeup)
+
+    def queue_sme(job: int) -> None:
+        sme_queued.setdefault(gpus[job], set()).add(job)
+
     while i < n or heap or timer < inf:
         t = min(submit[i] if i < n else inf, heap[0][0] if heap else inf, timer)
         if t >= timer:
@@ -210,35 +278,76 @@ def simulate(
             attained += min(state.sme_alloc, ent) * dt
         t_prev = t
         while heap and heap[0][0] <= t:
-            _, job = heapq.heappop(heap)
+            e, job = heapq.heappop(heap)
+            if e != end_at[job]:
+                continue  # the run this entry was for was preempted
             g = gpus[job]
             state.free += g
             tenant_alloc[tenant[job]] -= g
             if sme[job]:
                 state.sme_alloc -= g
                 sme_demand -= g
-            key = (start[job] + est[job], job)
-            del running[bisect_left(running, key)]
+            del running[bisect_left(running, run_key[job])]
+            held[job] += t - run_start[job]
+            if preempted[job]:
+                restart[job] += overhead  # the last run restarted in full before it finished
+            if record:
+                intervals.append((job, run_start[job], t))
+            run_start[job] = math.nan
             end[job] = t
             policy.finish(job, t)
             if subsidy is not None and billing is not None:
-                subsidy += billing.bill(tenant[job], g, duration[job], t)
+                subsidy += billing.bill(tenant[job], g, held[job], t)
         while i < n and submit[i] <= t:
             if sme[i]:
                 sme_demand += gpus[i]
-                sme_queued.setdefault(gpus[i], set()).add(i)
+                queue_sme(i)
             policy.submit(i, t)
             i += 1
-        if state.free > 0 and policy.pending():
+        if policy.pending() and (state.free > 0 or preemptive):
+            plan = policy.schedule(t)
+            sme_preempted = False
+            for job in plan.preempt:
+                if math.isnan(run_start[job]):
+                    raise SimulationError(f"policy {policy.name} preempted job {job}, which is not running, at t={t}")
+                g = gpus[job]
+                ran = t - run_start[job]
+                ov = overhead if preempted[job] else 0.0
+                worked = max(0.0, ran - ov)
+                saved = math.floor(worked / interval) * interval
+                done[job] += saved
+                lost[job] += worked - saved
+                restart[job] += min(ran, ov)
+                held[job] += ran
+                state.held[job] = held[job]
+                preempted[job] += 1
+                left = max(est[job] - done[job], 0.0)
+                rem_est[job] = overhead + left
+                state.rem_est[job] = rem_est[job]
+                if record:
+                    intervals.append((job, run_start[job], t))
+                run_start[job] = math.nan
+                end_at[job] = math.nan
+                del running[bisect_left(running, run_key[job])]
+                state.free += g
+                tenant_alloc[tenant[job]] -= g
+                if sme[job]:
+                    state.sme_alloc -= g
+                    sme_preempted = True
+                    queue_sme(job)
             non_sme_started: list[int] = []
             free_before = state.free
-            for job in policy.schedule(t):
+            sme_before = state.sme_alloc
+            for job in plan.start:
                 g = gpus[job]
                 if g > state.free:
                     raise SimulationError(f"policy {policy.name} started job {job} needing {g} accelerators "
                                           f"with {state.free} free at t={t}")
-                if not math.isnan(start[job]) or submit[job] > t:
-                    raise SimulationError(f"policy {policy.name} started job {job} twice or before it arrived")
+                if not math.isnan(run_start[job]) or not math.isnan(end[job]) or submit[job] > t:
+                    raise SimulationError(f"policy {policy.name} started job {job} while it runs, after it "
+                                          "ended, or before it arrived")
+                if plan.preempt and job in plan.preempt:
+                    raise SimulationError(f"policy {policy.name} preempted and restarted job {job} at t={t}")
                 state.free -= g
                 tenant_alloc[tenant[job]] += g
                 if sme[job]:
@@ -249,11 +358,19 @@ def simulate(
                         del sme_queued[g]
                 else:
                     non_sme_started.append(job)
-                start[job] = t
-                insort(running, (t + est[job], job))
-                heapq.heappush(heap, (t + duration[job], job))
+                if math.isnan(first[job]):
+                    first[job] = t
+                run_start[job] = t
+                run_key[job] = (t + rem_est[job], job)
+                insort(running, run_key[job])
+                ov = overhead if preempted[job] else 0.0
+                end_at[job] = t + ov + (duration[job] - done[job])
+                heapq.heappush(heap, (end_at[job], job))
             if non_sme_started and sme_queued and state.sme_alloc < floor_gpus:
-                violations += _floor_violation(non_sme_started, free_before, sme_queued, state, floor_gpus)
+                violations += _floor_violation(non_sme_started, free_before, sme_before, sme_queued, state,
+                                               floor_gpus)
+                if sme_preempted:
+                    preempt_violations += 1
         if policy.pending():
             wake = policy.wakeup(t)
             if t < wake < timer:
@@ -262,38 +379,53 @@ def simulate(
             timeline.append((t, cap - state.free))
     if policy.pending():
         raise SimulationError(f"policy {policy.name} left {policy.pending()} jobs queued at the end")
-    start_a = np.asarray(start, dtype=np.float64)
+    runs = RunAccount(
+        held=np.asarray(held, dtype=np.float64),
+        lost=np.asarray(lost, dtype=np.float64),
+        restart=np.asarray(restart, dtype=np.float64),
+        preemptions=np.asarray(preempted, dtype=np.int64),
+    )
+    start_a = np.asarray(first, dtype=np.float64)
     end_a = np.asarray(end, dtype=np.float64)
-    metrics = _metrics(workload, policy.name, cap, start_a, end_a, sme_floor,
-                       attained / entitled if entitled > 0 else None, violations, subsidy)
-    return SimResult(metrics, start_a, end_a, tuple(timeline))
+    metrics = _metrics(workload, policy.name, cap, start_a, end_a, runs, sme_floor,
+                       attained / entitled if entitled > 0 else None, violations + preempt_violations,
+                       preempt_violations, subsidy, cost)
+    return SimResult(metrics, start_a, end_a, runs, tuple(timeline), tuple(intervals))
 
 
-def _floor_violation(non_sme_started: list[int], free_before: int, sme_queued: dict[int, set[int]],
-                     state: ClusterState, floor_gpus: float) -> int:
+def _floor_violation(non_sme_started: list[int], free_before: int, sme_before: int,
+                     sme_queued: dict[int, set[int]], state: ClusterState, floor_gpus: float) -> int:
     """1 if this scheduling pass passed the SMEs over, else 0.
 
     A pass *passes the SMEs over* when, after it, the SMEs hold less than their floor, an SME job
     that would keep them within the floor is still waiting and would have fitted in what the pass gave
-    to non-SME jobs plus what is still free, and no SME job within the floor is waiting for more
-    accelerators than were free (such a job holds the reservation: the small SME jobs then rightly
-    wait for it, and others' short backfill around it is harmless).
+    to non-SME jobs plus what is still free, and no SME job that was within the floor when the pass
+    began is waiting for more accelerators than were free (such a job holds the reservation: the small
+    SME jobs then rightly wait for it, and others' short backfill around it is harmless). ``free_before``
+    and ``sme_before``: free accelerators and the SMEs' allocation when the pass began (after its
+    preemptions).
     """
     room = floor_gpus - state.sme_alloc
     entitled = [size for size in sme_queued if size <= room]
-    if not entitled or any(size > free_before for size in entitled):
+    if not entitled:
+        return 0
+    room_before = floor_gpus - sme_before
+    if any(free_before < size <= room_before for size in sme_queued):
         return 0
     given_away = sum(state.gpus_l[job] for job in non_sme_started)
     return int(min(entitled) <= state.free + given_away)
 
 
-def _metrics(workload: Workload, name: str, cap: int, start: FloatArray, end: FloatArray, sme_floor: float,
-             attainment: float | None, violations: int, subsidy: Decimal | None) -> Metrics:
+def _metrics(workload: Workload, name: str, cap: int, start: FloatArray, end: FloatArray, runs: RunAccount,
+             sme_floor: float, attainment: float | None, violations: int, preempt_violations: int,
+             subsidy: Decimal | None, cost: PreemptionCost) -> Metrics:
     trace = workload.trace
     jct = end - trace.submit
-    wait = start - trace.submit
+    # Queueing delay: time in the system not holding accelerators (start - submission when never preempted).
+    wait = np.where(runs.preemptions > 0, np.maximum(jct - runs.held, 0.0), start - trace.submit)
     g = trace.gpus.astype(np.float64)
     work = trace.duration * g
+    held = runs.held * g
     makespan = float(end.max() - trace.submit.min())
     sme = workload.sme
     total_wait = float(wait.sum())
@@ -323,4 +455,12 @@ def _metrics(workload: Workload, name: str, cap: int, start: FloatArray, end: Fl
         jain_service=jain(service),
         subsidy_spent=subsidy,
         makespan=makespan,
+        busy_utilization=float(held.sum() / (cap * makespan)) if makespan > 0 else 0.0,
+        preemptions=int(runs.preemptions.sum()),
+        preempted_jobs=int((runs.preemptions > 0).sum()),
+        lost_accelerator_hours=float(np.dot(runs.lost + runs.restart, g) / 3600),
+        billed_accelerator_hours=float(held.sum() / 3600),
+        sme_floor_preemptions=preempt_violations,
+        checkpoint_interval=cost.checkpoint_interval,
+        restart_overhead=cost.restart_overhead,
     )

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from gaodi.engines.compute import (
     POLICIES,
     ComputeInputError,
+    PreemptionCost,
     illustrative_billing,
     load_trace,
     make_policy,
@@ -72,6 +73,11 @@ class Command(BaseCommand):
                          help="share of capacity SMEs are guaranteed when they ask (default 0.3)")
         sim.add_argument("--price", default="10.00", help="list price per accelerator-hour in CNY (default 10.00)")
         sim.add_argument("--no-subsidy", action="store_true", help="do not bill jobs against the voucher programs")
+        sim.add_argument("--checkpoint-interval", type=float, default=1800.0,
+                         help="seconds of progress between a job's checkpoints; a preempted job loses the work "
+                              "since its last one (default 1800)")
+        sim.add_argument("--restart-overhead", type=float, default=300.0,
+                         help="seconds a preempted job needs to restart (default 300)")
         sim.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
         rec = sub.add_parser(
             "reconcile",
@@ -102,7 +108,8 @@ class Command(BaseCommand):
         )
 
     def simulate(self, *, trace: str, policy: str, capacity: int | None, seed: int, sme_floor: float,
-                 price: str, no_subsidy: bool, json: bool, **_: object) -> None:
+                 price: str, no_subsidy: bool, checkpoint_interval: float, restart_overhead: float, json: bool,
+                 **_: object) -> None:
         if capacity is not None and capacity < 1:
             raise CommandError(f"--capacity: must be at least 1, got {capacity}")
         if not 0 <= sme_floor <= 1:
@@ -113,6 +120,10 @@ class Command(BaseCommand):
             raise CommandError(f"--price: not a number: {price!r}") from None
         if not price_d.is_finite() or price_d < 0:
             raise CommandError(f"--price: must be a non-negative number, got {price!r}")
+        try:
+            cost = PreemptionCost(checkpoint_interval, restart_overhead)
+        except ValueError as exc:
+            raise CommandError(f"--checkpoint-interval/--restart-overhead: {exc}") from None
         try:
             t = load_trace(resolve_trace(trace))
         except ComputeInputError as exc:
@@ -125,7 +136,7 @@ class Command(BaseCommand):
         billing = None if no_subsidy else illustrative_billing(workload, price_d)
         cap = capacity if capacity is not None else size_capacity(t)
         result = simulate(workload, make_policy(policy, sme_floor=sme_floor), cap, sme_floor=sme_floor,
-                          billing=billing)
+                          billing=billing, cost=cost)
         m = result.metrics
         if json:
             out = m.as_dict()
@@ -144,6 +155,9 @@ class Command(BaseCommand):
             ("p95 queueing delay", _hours(m.p95_wait)),
             ("max queueing delay", _hours(m.max_wait)),
             ("utilization", f"{m.utilization:.1%}"),
+            ("busy utilization (incl. lost work)", f"{m.busy_utilization:.1%}"),
+            ("preemptions", f"{m.preemptions} ({m.preempted_jobs} jobs)"),
+            ("lost accelerator-hours", f"{m.lost_accelerator_hours:,.1f} of {m.billed_accelerator_hours:,.1f} billed"),
             ("SME share of jobs", _share(m.sme_job_share)),
             ("SME share of accelerator-hours", _share(m.sme_gpu_hour_share)),
             ("SME share of waiting time", _share(m.sme_wait_share)),
