@@ -21,7 +21,15 @@ from gaodi.apps.core.notifications import members_of, notify
 from gaodi.apps.core.permissions import require
 from gaodi.engines.dataquality import DataQualityError, profile_file, scan_file, suggest_grading
 
-from .forms import ApplicationForm, DatasetForm, GradingForm, OpenListEntryForm, ResourceForm, VersionForm
+from .forms import (
+    ApplicationForm,
+    DatasetForm,
+    GradingForm,
+    GrantRevokeForm,
+    OpenListEntryForm,
+    ResourceForm,
+    VersionForm,
+)
 from .models import (
     AccessApplication,
     AccessLog,
@@ -29,6 +37,7 @@ from .models import (
     Dataset,
     GradingDecision,
     Grant,
+    GrantStatus,
     OpenListVersion,
     OpenType,
     QualityState,
@@ -84,6 +93,10 @@ def update_dataset(user, dataset: Dataset, form: DatasetForm) -> Dataset:
             setattr(dataset, key, value)
         dataset.save()
         index_dataset(dataset)
+        from .products_actions import index_product
+
+        for product in dataset.products.select_related("publisher"):
+            index_product(product)  # products are found by the titles of their datasets too
         audit.record(user, "data.dataset.update", dataset, {"fields": changed})
     return dataset
 
@@ -125,6 +138,15 @@ def add_version(user, resource: Resource, form: VersionForm) -> ResourceVersion:
     return version
 
 
+def _without_server_path(report: dict, path: str, name: str) -> dict:
+    """Reports are shown to the public: the file is named as uploaded, never by its storage path."""
+    if report.get("source") == path:
+        report["source"] = name
+    if isinstance(report.get("read"), dict) and report["read"].get("path") == path:
+        report["read"]["path"] = name
+    return report
+
+
 def run_quality_report(version_id: int) -> ResourceVersion:
     """Run the engine's profile and scan and store their JSON; a bad file stores the one-line error."""
     with transaction.atomic():
@@ -137,13 +159,16 @@ def run_quality_report(version_id: int) -> ResourceVersion:
         scan = scan_file(path)
         suggestion = suggest_grading(scan, version.resource.dataset.theme)
     except DataQualityError as exc:
+        # The message names the file by the name the publisher uploaded, never by the server's path.
+        exc.path = version.original_name or None
+        text = str(exc).replace(path, version.original_name or "")
         version.quality_state = QualityState.FAILED
-        version.quality_error = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+        version.quality_error = text.splitlines()[0][:500] if text else type(exc).__name__
         version.quality_checked_at = timezone.now()
         version.save(update_fields=["quality_state", "quality_error", "quality_checked_at"])
         return version
-    version.quality_profile = profile.to_dict()
-    version.quality_scan = scan.to_dict()
+    version.quality_profile = _without_server_path(profile.to_dict(), path, version.original_name)
+    version.quality_scan = _without_server_path(scan.to_dict(), path, version.original_name)
     version.grading_suggestion = suggestion.to_dict()
     version.quality_score = profile.score
     version.quality_state = QualityState.DONE
@@ -305,14 +330,54 @@ def decide_application(user, application: AccessApplication, name: str, comment:
     return application
 
 
+def revoke_grant(user, grant: Grant, form: GrantRevokeForm, when=None) -> Grant:
+    """The deciding department ends a grant before its term, with a reason. The grantee is notified; the
+    grant and its access log stay for the record, and every later use is refused with the reason."""
+    data = _validated(form)
+    with transaction.atomic():
+        grant = Grant.objects.select_for_update().select_related("dataset").get(pk=grant.pk)
+        require(user, "revoke", grant)
+        now = when or timezone.now()
+        status = grant.status_at(now)
+        if status == GrantStatus.REVOKED:
+            raise ValidationError({"reason": _("该授权已于 %(t)s 撤销，无需再次撤销。")
+                                   % {"t": timezone.localtime(grant.revoked_at).strftime("%Y-%m-%d %H:%M")}})
+        if status == GrantStatus.EXPIRED:
+            raise ValidationError({"reason": _("该授权已于 %(t)s 到期，已不能使用，无需撤销。")
+                                   % {"t": timezone.localtime(grant.expires_at).strftime("%Y-%m-%d %H:%M")}})
+        grant.revoked_at, grant.revoked_by, grant.revoke_reason = now, user, data["reason"]
+        grant.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
+        audit.record(user, "data.grant.revoke", grant,
+                     {"application": grant.application_id, "reason": grant.revoke_reason,
+                      "expires_at": grant.expires_at})
+        notify([grant.grantee], _("您对“%(t)s”的数据访问授权已被撤销：%(r)s") % {"t": grant.dataset.title,
+                                                                       "r": grant.revoke_reason},
+               reverse("data:application_detail", args=[grant.application_id]))
+    return grant
+
+
+def grant_for(user, dataset: Dataset) -> Grant | None:
+    """The caller's grant for a dataset: an active one if any, else the latest (so that an expired or
+    revoked grant is refused with its own reason rather than "apply first")."""
+    if not getattr(user, "pk", None):
+        return None
+    from django.db.models import Q
+
+    grants = list(Grant.objects.filter(dataset=dataset)
+                  .filter(Q(grantee=user) | Q(organization_id__in=enterprise_ids(user)))
+                  .order_by("-starts_at", "-id")[:50])
+    return next((g for g in grants if g.is_active), grants[0] if grants else None)
+
+
 # ---- downloads ----------------------------------------------------------------------------------
 
 class Refused(Exception):
-    """A download that must not happen; status is the HTTP status, message says why and what to do."""
+    """A download that must not happen; status is the HTTP status, message says why and what to do,
+    retry_after (seconds) is set on a rate-limit refusal."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.retry_after = status, message, retry_after
 
 
 def client_ip(request) -> str | None:
@@ -328,15 +393,19 @@ def _log(dataset, version, user, grant, ip, allowed: bool, reason: str = "") -> 
                              grant=grant, ip=ip, allowed=allowed, reason=reason[:200])
 
 
-def _rate_limited(ip: str | None) -> bool:
-    key = f"gaodi:data:dl:{ip or 'unknown'}:{int(timezone.now().timestamp() // 60)}"
+def _rate_limited(ip: str | None, now=None) -> int | None:
+    """None if the download may go ahead, else the seconds until the next minute window opens."""
+    stamp = (now or timezone.now()).timestamp()
+    key = f"gaodi:data:dl:{ip or 'unknown'}:{int(stamp // 60)}"
     cache.add(key, 0, timeout=120)
     try:
         count = cache.incr(key)
     except ValueError:
         cache.set(key, 1, timeout=120)
         count = 1
-    return count > DOWNLOADS_PER_MINUTE
+    if count <= DOWNLOADS_PER_MINUTE:
+        return None
+    return max(1, 60 - int(stamp % 60))
 
 
 def authorize_download(user, version: ResourceVersion, ip: str | None, grant: Grant | None = None,
@@ -346,17 +415,19 @@ def authorize_download(user, version: ResourceVersion, ip: str | None, grant: Gr
     dataset = version.resource.dataset
     now = now or timezone.now()
 
-    def refuse(status: int, message: str):
+    def refuse(status: int, message: str, retry_after: int | None = None):
         _log(dataset, version, user, grant, ip, False, message)
-        raise Refused(status, message)
+        raise Refused(status, message, retry_after)
 
     if dataset.open_type == OpenType.NOT_OPEN:
         refuse(403, _("该数据集为“不予开放”数据，不提供下载。"))
     if grant is None:
         if dataset.open_type == OpenType.CONDITIONAL:
-            refuse(403, _("该数据集为“有条件开放”数据，须先申请并获得授权，再从授权页面下载。"))
-        if _rate_limited(ip):
-            refuse(429, _("下载过于频繁，请一分钟后再试。"))
+            refuse(403, _("该数据集为“有条件开放”数据，须先申请并获得授权后才能下载（登录后在数据集页面点击“申请访问”）。"))
+        wait = _rate_limited(ip, now)
+        if wait is not None:
+            refuse(429, _("下载过于频繁（每分钟最多 %(n)s 次），请 %(s)s 秒后再试。")
+                   % {"n": DOWNLOADS_PER_MINUTE, "s": wait}, wait)
     else:
         if grant.dataset_id != dataset.pk:
             refuse(403, _("该授权不适用于此数据集。"))
@@ -364,7 +435,12 @@ def authorize_download(user, version: ResourceVersion, ip: str | None, grant: Gr
                 grant.organization_id and grant.organization_id in enterprise_ids(user)):
             refuse(403, _("该授权不属于您，不能使用。"))
         if grant.revoked_at is not None:
-            refuse(403, _("该授权已被撤销，请重新申请。"))
+            refuse(403, _("该授权已于 %(t)s 被发布机构撤销，不能再下载。撤销理由：%(r)s")
+                   % {"t": timezone.localtime(grant.revoked_at).strftime("%Y-%m-%d %H:%M"),
+                      "r": grant.revoke_reason or "—"})
+        if now < grant.starts_at:
+            refuse(403, _("该授权自 %(t)s 起生效，现在还不能使用。")
+                   % {"t": timezone.localtime(grant.starts_at).strftime("%Y-%m-%d %H:%M")})
         if not grant.is_active_at(now):
             refuse(403, _("该授权已于 %(t)s 到期，不能再下载；如仍需使用，请重新申请。")
                    % {"t": timezone.localtime(grant.expires_at).strftime("%Y-%m-%d %H:%M")})

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from .models import AccessApplication, AccessLog, Dataset, GradingDecision, Grant, OpenListVersion, Resource
+from .products_models import DataProduct
 
 
 @admin.register(Dataset)
@@ -56,3 +57,12 @@ class GradingDecisionAdmin(ReadOnlyAdmin):
 class AccessLogAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "dataset", "user", "ip", "allowed", "reason")
     list_filter = ("allowed",)
+
+
+@admin.register(DataProduct)
+class DataProductAdmin(ReadOnlyAdmin):
+    """Cards change through the publisher's pages and the API (actions check completeness and listing)."""
+
+    list_display = ("title", "publisher", "state", "price_model", "listing_status", "updated_at")
+    list_filter = ("state", "price_model", "listing_status")
+    search_fields = ("title", "title_en", "publisher__name", "listing_code")

@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
-from gaodi.apps.core.api import ERRORS, PUBLIC_AUTH, PageParams, api, current_user, page
+from gaodi.apps.core.api import ERRORS, PUBLIC_AUTH, MessageOut, PageParams, api, current_user, page
 from gaodi.apps.core.models import Organization
 from gaodi.apps.core.permissions import get_visible_or_404, visible
 
 from . import actions
-from .forms import ApplicationForm, filter_datasets
-from .models import AccessApplication, Dataset, Grant, OpenListVersion
+from .forms import ApplicationForm, GrantRevokeForm, filter_datasets
+from .models import AccessApplication, Dataset, Grant, OpenListVersion, OpenType, Resource, ResourceKind
 from .policies import enterprise_ids
+from .products_api import router as products_router
 
 router = Router(tags=["data 数据资源"])
 
@@ -83,7 +85,14 @@ class GrantOut(Schema):
     application_id: int
     starts_at: datetime
     expires_at: datetime
-    active: bool
+    active: bool = Field(..., description="现在是否可用 Usable now (checked at every use)")
+    status: str = Field(..., description="状态 Status: active, pending, expired, revoked")
+    revoked_at: datetime | None
+    revoke_reason: str
+
+
+class RevokeIn(Schema):
+    reason: str = Field(..., description="撤销理由（通知被授权人）Reason, sent to the grantee")
 
 
 def _dataset(d: Dataset) -> dict:
@@ -108,7 +117,8 @@ def _application(a: AccessApplication) -> dict:
 
 def _grant(g: Grant) -> dict:
     return {"id": g.pk, "dataset_id": g.dataset_id, "application_id": g.application_id, "starts_at": g.starts_at,
-            "expires_at": g.expires_at, "active": g.is_active}
+            "expires_at": g.expires_at, "active": g.is_active, "status": g.status, "revoked_at": g.revoked_at,
+            "revoke_reason": g.revoke_reason}
 
 
 @router.get("/datasets", response=dict, auth=PUBLIC_AUTH, summary="数据集目录 Dataset catalog")
@@ -146,7 +156,7 @@ def create_application(request, dataset_id: int, body: ApplicationIn):
     user = current_user(request)
     dataset = get_visible_or_404(user, Dataset, pk=dataset_id)
     form = ApplicationForm(data=body.dict(), enterprises=Organization.objects.filter(pk__in=enterprise_ids(user)))
-    return 201, _application(actions.apply_for_access(user, dataset, form))
+    return Status(201, _application(actions.apply_for_access(user, dataset, form)))
 
 
 @router.get("/applications", response=dict, summary="我可见的申请 Applications I may see")
@@ -179,4 +189,54 @@ def get_grant(request, grant_id: int):
     return _grant(get_visible_or_404(current_user(request), Grant, pk=grant_id))
 
 
+@router.post("/grants/{grant_id}/revoke", response={200: GrantOut, **ERRORS},
+             summary="撤销授权 Revoke a grant (the deciding department)")
+def revoke_grant(request, grant_id: int, body: RevokeIn):
+    user = current_user(request)
+    grant = get_visible_or_404(user, Grant, pk=grant_id)
+    return _grant(actions.revoke_grant(user, grant, GrantRevokeForm(data=body.dict())))
+
+
+DOWNLOAD_RESPONSES = {403: MessageOut, 404: MessageOut, 429: MessageOut}
+
+
+@router.get("/resources/{resource_id}/download", auth=PUBLIC_AUTH, response=DOWNLOAD_RESPONSES,
+            summary="下载数据资源 Download a resource file",
+            description="无条件开放数据：无需登录，按 IP 限速（超限 429，附 Retry-After）。有条件开放数据：使用被授权人的"
+                        "访问令牌，在授权有效期内下载（grant 可指定授权，否则使用您的有效授权）；每次访问都记入访问日志。"
+                        "不予开放、未授权、授权到期或被撤销：403，detail 说明原因。\n\n"
+                        "Unconditional data: no credentials, rate limited per IP (429 with Retry-After). Conditional "
+                        "data: a grantee's token under an active grant (`grant` picks one, else your active grant is "
+                        "used); every access is logged. Not open, no grant, expired or revoked grant: 403 with the "
+                        "reason in `detail`. The file is the latest version unless `version` is given.")
+def download_resource(request, resource_id: int, grant: int | None = None, version: int | None = None):
+    user = current_user(request)
+    resource = Resource.objects.select_related("dataset").filter(pk=resource_id).first()
+    if resource is None:
+        raise Http404
+    if resource.kind != ResourceKind.FILE:
+        raise Http404
+    versions = resource.versions.all()
+    chosen = versions.filter(number=version).first() if version is not None else versions.order_by("-number").first()
+    if chosen is None:
+        raise Http404
+    the_grant = None
+    if grant is not None:
+        the_grant = get_visible_or_404(user, Grant, pk=grant)
+    elif resource.dataset.open_type == OpenType.CONDITIONAL:
+        the_grant = actions.grant_for(user, resource.dataset)
+    try:
+        actions.authorize_download(user, chosen, actions.client_ip(request), the_grant)
+    except actions.Refused as exc:
+        response = api.create_response(request, {"detail": exc.message}, status=exc.status)
+        if exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    from .views import file_response
+
+    return file_response(chosen)
+
+
+router.add_router("/products", products_router)
 api.add_router("/data", router)
+from . import labeling_api  # noqa: E402, F401  labeling tools at /api/v1/data/labeling

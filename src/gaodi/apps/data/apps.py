@@ -7,4 +7,4 @@ class DataConfig(AppConfig):
     verbose_name = "数据资源 Data resources"
 
     def ready(self) -> None:
-        from . import features, policies  # noqa: F401  register features and permission policies
+        from . import features, policies, products_features, products_policies  # noqa: F401  registers them

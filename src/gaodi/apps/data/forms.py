@@ -6,16 +6,21 @@ import hashlib
 import io
 import zipfile
 from dataclasses import dataclass
+from functools import wraps
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from gaodi.apps.core import search
 from gaodi.apps.core.models import Organization
+from gaodi.engines.dataquality import EncodingError, ReadOptions
+from gaodi.engines.dataquality.encoding import TextDecoder
 
 from .models import AccessApplication, Dataset, Frequency, OpenType, ResourceKind, SecurityLevel, Theme
 
@@ -26,6 +31,52 @@ _BINARY_MAGIC = (b"PK\x03\x04", b"%PDF", b"MZ", b"\x7fELF", bytes.fromhex("D0CF1
 
 def max_upload_bytes() -> int:
     return int(getattr(settings, "GAODI_DATA_MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
+
+
+class UploadLimitHandler(FileUploadHandler):
+    """The first upload handler on the data upload pages. It counts each file's bytes as they arrive and
+    skips the file as soon as it passes the limit, so an oversize upload is never stored whole (the rest
+    of the request body is read and discarded); the page then names the file and the limit."""
+
+    def __init__(self, request=None, limit: int | None = None):
+        super().__init__(request)
+        self.limit = limit if limit is not None else max_upload_bytes()
+        self.received = 0
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            refused = getattr(self.request, "oversize_uploads", {})
+            refused[self.field_name] = (self.file_name or "", self.received)
+            self.request.oversize_uploads = refused
+            raise SkipFile()
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None  # the next handler (memory or temporary file) makes the file
+
+
+def limit_uploads(view):
+    """Put UploadLimitHandler first. Upload handlers must be set before the body is read, and the CSRF
+    check reads it, so the check runs inside (Django's documented pattern for per-view handlers)."""
+    protected = csrf_protect(view)
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        request.upload_handlers.insert(0, UploadLimitHandler(request))
+        return protected(request, *args, **kwargs)
+
+    return wrapped
+
+
+def oversize_message(name: str, received: int) -> str:
+    return (_("文件“%(name)s”超过上限 %(max)s（接收到 %(size)s 时已停止接收），请拆分或压缩为 Parquet 后重新上传。")
+            % {"name": name, "max": filesizeformat(max_upload_bytes()), "size": filesizeformat(received)})
 
 
 @dataclass(frozen=True)
@@ -55,10 +106,51 @@ def check_data_file(upload, field: str = "file") -> CheckedData:
             head += chunk[:65536 - len(head)]
         digest.update(chunk)
     upload.seek(0)
+    if ext in (".csv", ".jsonl") and not (head.startswith(_BINARY_MAGIC) or b"\x00" in head):
+        problem = _encoding_problem(head, upload.name or "", complete=upload.size <= len(head))
+        if problem:
+            raise ValidationError({field: _("文件编码有误：%(detail)s。请把整个文件统一另存为 UTF-8（或 GB18030）后重新上传。")
+                                   % {"detail": problem}})
     if not _content_matches(upload, ext, head):
         raise ValidationError({field: _("文件内容与扩展名 %(ext)s 不符（可能是改名的其他类型文件），已拒绝。"
                                         "请上传真实的数据文件。") % {"ext": ext}})
+    if ext == ".xlsx":
+        _check_workbook_size(upload, field)
     return CheckedData(ext, DATA_FORMATS[ext], digest.hexdigest(), upload.size)
+
+
+def _check_workbook_size(upload, field: str) -> None:
+    """The engine's Excel limits, applied at upload from the zip's directory (nothing is decompressed):
+    a workbook over the size limit, or one whose parts declare a huge or implausibly compressed total
+    (a zip bomb), is refused here. A directory that lies is caught by the engine while streaming."""
+    limits = ReadOptions()
+    if upload.size > limits.max_excel_bytes:
+        raise ValidationError({field: _("Excel 文件超过 %(max)s，无法逐行读取；请另存为 CSV 或 Parquet 后上传。")
+                               % {"max": filesizeformat(limits.max_excel_bytes)}})
+    try:
+        with zipfile.ZipFile(upload) as zf:
+            infos = zf.infolist()
+    finally:
+        upload.seek(0)
+    declared = sum(i.file_size for i in infos)
+    compressed = max(1, sum(i.compress_size for i in infos))
+    if len(infos) > 10_000 or declared > limits.max_excel_uncompressed_bytes or (
+            declared > (1 << 20) and declared / compressed > limits.max_excel_ratio):
+        raise ValidationError({field: _("该 Excel 文件解压后将达 %(size)s（压缩比 %(ratio)s 倍），疑似“压缩炸弹”，已拒绝。"
+                                        "请检查文件，或另存为 CSV 后上传。")
+                               % {"size": filesizeformat(declared), "ratio": f"{declared / compressed:,.0f}"}})
+
+
+def _encoding_problem(head: bytes, name: str, complete: bool) -> str:
+    """The engine's encoding check on the whole lines of the first 64 KiB: a file that mixes encodings
+    there is refused at upload, naming the line. Later lines are checked by the quality report."""
+    sample = head if complete else head[:head.rfind(b"\n") + 1]
+    try:
+        for _block in TextDecoder(io.BytesIO(sample), path=name, chunk_bytes=len(sample) + 1).blocks():
+            pass
+    except EncodingError as exc:
+        return str(exc)
+    return ""
 
 
 def _content_matches(upload, ext: str, head: bytes) -> bool:
@@ -73,12 +165,13 @@ def _content_matches(upload, ext: str, head: bytes) -> bool:
         if not head.startswith(b"PK\x03\x04"):
             return False
         try:
-            data = upload.read()
-            upload.seek(0)
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            # Only the central directory is read (the upload is seekable): nothing is decompressed here.
+            with zipfile.ZipFile(upload) as zf:
                 names = zf.namelist()
-        except (zipfile.BadZipFile, RuntimeError, ValueError):
+        except (zipfile.BadZipFile, RuntimeError, ValueError, OSError):
             return False
+        finally:
+            upload.seek(0)
         if any(n.lower().endswith("vbaproject.bin") for n in names):
             return False
         return "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names)
@@ -128,12 +221,16 @@ class DatasetForm(forms.ModelForm):
 
 
 class ResourceForm(forms.Form):
-    name = forms.CharField(label=_l("资源名称"), max_length=200)
-    kind = forms.ChoiceField(label=_l("资源类型"), choices=ResourceKind.choices)
-    url = forms.URLField(label=_l("接口地址"), required=False, assume_scheme="https", help_text=_l("资源类型为接口时填写，须为 https 地址。"))
-    file = forms.FileField(label=_l("数据文件"), required=False,
-                           help_text=_l("CSV、Parquet、XLSX 或 JSON Lines，上传后自动进行质量检测。"))
-    note = forms.CharField(label=_l("版本说明"), max_length=200, required=False)
+    name = forms.CharField(label=gettext_lazy("资源名称"), max_length=200)
+    kind = forms.ChoiceField(label=gettext_lazy("资源类型"), choices=ResourceKind.choices)
+    url = forms.URLField(label=gettext_lazy("接口地址"), required=False, assume_scheme="https", help_text=gettext_lazy("资源类型为接口时填写，须为 https 地址。"))
+    file = forms.FileField(label=gettext_lazy("数据文件"), required=False,
+                           help_text=gettext_lazy("CSV、Parquet、XLSX 或 JSON Lines，上传后自动进行质量检测。"))
+    note = forms.CharField(label=gettext_lazy("版本说明"), max_length=200, required=False)
+
+    def __init__(self, *args, oversize: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.oversize = oversize or {}
 
     def clean(self):
         data = super().clean()
@@ -144,7 +241,9 @@ class ResourceForm(forms.Form):
                 self.add_error("url", _("接口资源须填写 https:// 开头的接口地址。"))
         elif kind == ResourceKind.FILE:
             upload = data.get("file")
-            if not upload:
+            if not upload and "file" in self.oversize:
+                self.add_error("file", oversize_message(*self.oversize["file"]))
+            elif not upload:
                 self.add_error("file", _("文件资源须上传数据文件。"))
             else:
                 try:
@@ -155,11 +254,20 @@ class ResourceForm(forms.Form):
 
 
 class VersionForm(forms.Form):
-    file = forms.FileField(label=_l("数据文件"), help_text=_l("CSV、Parquet、XLSX 或 JSON Lines。"))
-    note = forms.CharField(label=_l("版本说明"), max_length=200, required=False)
+    file = forms.FileField(label=gettext_lazy("数据文件"), required=False, widget=forms.ClearableFileInput(attrs={"required": True}),
+                           help_text=gettext_lazy("CSV、Parquet、XLSX 或 JSON Lines。"))
+    note = forms.CharField(label=gettext_lazy("版本说明"), max_length=200, required=False)
+
+    def __init__(self, *args, oversize: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.oversize = oversize or {}
 
     def clean_file(self):
-        upload = self.cleaned_data["file"]
+        upload = self.cleaned_data.get("file")
+        if not upload:
+            if "file" in self.oversize:
+                raise ValidationError(oversize_message(*self.oversize["file"]))
+            raise ValidationError(_("请选择要上传的数据文件。"))
         try:
             self.checked = check_data_file(upload)
         except ValidationError as exc:
@@ -168,9 +276,9 @@ class VersionForm(forms.Form):
 
 
 class GradingForm(forms.Form):
-    security_level = forms.ChoiceField(label=_l("安全级别"), choices=SecurityLevel.choices)
-    open_type = forms.ChoiceField(label=_l("开放类型"), choices=OpenType.choices)
-    note = forms.CharField(label=_l("决定理由"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    security_level = forms.ChoiceField(label=gettext_lazy("安全级别"), choices=SecurityLevel.choices)
+    open_type = forms.ChoiceField(label=gettext_lazy("开放类型"), choices=OpenType.choices)
+    note = forms.CharField(label=gettext_lazy("决定理由"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean(self):
         data = super().clean()
@@ -181,13 +289,13 @@ class GradingForm(forms.Form):
 
 
 class OpenListEntryForm(forms.Form):
-    name = forms.CharField(label=_l("数据项名称"), max_length=200)
-    dataset = forms.ModelChoiceField(label=_l("对应数据集"), queryset=Dataset.objects.none(), required=False)
-    scope = forms.CharField(label=_l("开放范围"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
-    open_type = forms.ChoiceField(label=_l("开放类型"), choices=OpenType.choices)
-    conditions = forms.CharField(label=_l("开放条件"), max_length=1000, required=False,
+    name = forms.CharField(label=gettext_lazy("数据项名称"), max_length=200)
+    dataset = forms.ModelChoiceField(label=gettext_lazy("对应数据集"), queryset=Dataset.objects.none(), required=False)
+    scope = forms.CharField(label=gettext_lazy("开放范围"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    open_type = forms.ChoiceField(label=gettext_lazy("开放类型"), choices=OpenType.choices)
+    conditions = forms.CharField(label=gettext_lazy("开放条件"), max_length=1000, required=False,
                                  widget=forms.Textarea(attrs={"rows": 2}))
-    update_frequency = forms.ChoiceField(label=_l("更新频率"), choices=Frequency.choices)
+    update_frequency = forms.ChoiceField(label=gettext_lazy("更新频率"), choices=Frequency.choices)
 
     def __init__(self, *args, department: Organization | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -221,17 +329,28 @@ class ApplicationForm(forms.ModelForm):
         return value
 
 
+class GrantRevokeForm(forms.Form):
+    reason = forms.CharField(label=gettext_lazy("撤销理由"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text=gettext_lazy("将通知被授权人，并记入审计日志。"))
+
+    def clean_reason(self):
+        value = self.cleaned_data["reason"].strip()
+        if len(value) < 4:
+            raise ValidationError(_("请说明撤销理由（至少 4 个字），被授权人会看到它。"))
+        return value
+
+
 class CommentForm(forms.Form):
-    comment = forms.CharField(label=_l("意见"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    comment = forms.CharField(label=gettext_lazy("意见"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class DatasetFilterForm(forms.Form):
-    q = forms.CharField(label=_l("搜索"), required=False, max_length=200)
-    theme = forms.ChoiceField(label=_l("领域"), required=False, choices=[("", _l("全部"))] + Theme.choices)
-    open_type = forms.ChoiceField(label=_l("开放类型"), required=False, choices=[("", _l("全部"))] + OpenType.choices)
-    security_level = forms.ChoiceField(label=_l("安全级别"), required=False,
-                                       choices=[("", _l("全部"))] + SecurityLevel.choices)
-    publisher = forms.ModelChoiceField(label=_l("发布机构"), required=False,
+    q = forms.CharField(label=gettext_lazy("搜索"), required=False, max_length=200)
+    theme = forms.ChoiceField(label=gettext_lazy("领域"), required=False, choices=[("", gettext_lazy("全部"))] + Theme.choices)
+    open_type = forms.ChoiceField(label=gettext_lazy("开放类型"), required=False, choices=[("", gettext_lazy("全部"))] + OpenType.choices)
+    security_level = forms.ChoiceField(label=gettext_lazy("安全级别"), required=False,
+                                       choices=[("", gettext_lazy("全部"))] + SecurityLevel.choices)
+    publisher = forms.ModelChoiceField(label=gettext_lazy("发布机构"), required=False,
                                        queryset=Organization.objects.filter(datasets__isnull=False).distinct())
 
 

@@ -65,6 +65,15 @@ class ApplicationState(models.TextChoices):
     WITHDRAWN = "withdrawn", _("已撤回")
 
 
+class GrantStatus(models.TextChoices):
+    """A grant's status is computed from its times when it is used; it is never stored."""
+
+    ACTIVE = "active", _("有效")
+    PENDING = "pending", _("尚未生效")
+    EXPIRED = "expired", _("已到期")
+    REVOKED = "revoked", _("已撤销")
+
+
 class Dataset(models.Model):
     """A catalog entry with DCAT-style metadata. Metadata is public whatever the open type."""
 
@@ -248,6 +257,9 @@ class Grant(models.Model):
     starts_at = models.DateTimeField(_("生效时间"))
     expires_at = models.DateTimeField(_("到期时间"))
     revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("撤销人"))
+    revoke_reason = models.TextField(_("撤销理由"), max_length=2000, blank=True)
 
     class Meta:
         verbose_name = _("数据访问授权")
@@ -264,6 +276,24 @@ class Grant(models.Model):
     @property
     def is_active(self) -> bool:
         return self.is_active_at()
+
+    def status_at(self, when=None) -> str:
+        """'revoked', 'expired', 'pending' (not yet started) or 'active', decided at the time of use."""
+        when = when or timezone.now()
+        if self.revoked_at is not None:
+            return GrantStatus.REVOKED
+        if when >= self.expires_at:
+            return GrantStatus.EXPIRED
+        if when < self.starts_at:
+            return GrantStatus.PENDING
+        return GrantStatus.ACTIVE
+
+    @property
+    def status(self) -> str:
+        return self.status_at()
+
+    def get_status_display(self) -> str:
+        return str(GrantStatus(self.status).label)
 
 
 class AccessLog(InsertOnlyModel):
@@ -285,3 +315,14 @@ class AccessLog(InsertOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.dataset_id} {self.allowed} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+from .labeling_models import LabelingProject  # noqa: E402, F401  labeling tools (标注项目)
+from .products_models import (  # noqa: E402, F401  data products (数据产品)
+    PRICE_UNITS,
+    DataProduct,
+    ListingStatus,
+    PriceModel,
+    PriceUnit,
+    ProductState,
+)

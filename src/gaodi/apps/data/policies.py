@@ -6,6 +6,8 @@
   their open list.
 - A reviewer or admin of the publishing organization decides access applications.
 - Applications and grants are private to the applicant (and its enterprise) and to the publisher.
+- A grant is revoked by the department that decides the dataset's applications (its reviewers/admins).
+- Data products: see products_policies.
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ class GrantPolicy(Policy):
                                                and obj.organization_id in enterprise_ids(user))
         if perm == "use":
             return holder
+        if perm == "revoke":
+            return obj.dataset.publisher_id in decider_ids(user)
         if perm == "view":
             return holder or obj.dataset.publisher_id in (decider_ids(user) | publisher_ids(user))
         return False
@@ -138,3 +142,4 @@ class OpenListPolicy(Policy):
         if perm == "publish":
             return bool(list_department_ids(user)) if obj is None else obj.department_id in list_department_ids(user)
         return False
+

@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from . import views
+from . import products_views, views
 
 app_name = "data"
 urlpatterns = [
@@ -24,4 +24,13 @@ urlpatterns = [
     path("applications/<int:pk>/<slug:name>/", views.application_transition, name="application_transition"),
     path("review/", views.review_queue, name="review_queue"),
     path("grants/<int:pk>/resources/<int:resource>/download/", views.grant_download, name="grant_download"),
+    path("grants/<int:pk>/revoke/", views.grant_revoke, name="grant_revoke"),
+    path("products/", products_views.product_list, name="product_list"),
+    path("products/new/", products_views.product_create, name="product_create"),
+    path("products/mine/", products_views.products_mine, name="products_mine"),
+    path("products/<int:pk>/", products_views.product_detail, name="product_detail"),
+    path("products/<int:pk>/edit/", products_views.product_edit, name="product_edit"),
+    path("products/<int:pk>/compliance-file/", products_views.product_file, name="product_file"),
+    path("products/<int:pk>/<slug:name>/", products_views.product_transition, name="product_transition"),
 ]
+urlpatterns.append(path("labeling/", include("gaodi.apps.data.labeling_urls")))  # labeling tools (Art. 16)

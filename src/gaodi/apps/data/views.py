@@ -27,18 +27,24 @@ from .forms import (
     CommentForm,
     DatasetForm,
     GradingForm,
+    GrantRevokeForm,
     OpenListEntryForm,
     ResourceForm,
     VersionForm,
     filter_datasets,
+    limit_uploads,
 )
 from .models import (
     AccessApplication,
+    AccessLog,
     ApplicationState,
+    DataProduct,
     Dataset,
     Grant,
+    GrantStatus,
     OpenListVersion,
     OpenType,
+    ProductState,
     Resource,
     ResourceVersion,
     SecurityLevel,
@@ -96,6 +102,9 @@ def dataset_detail(request, pk: int):
     return render(request, "data/dataset_detail.html", {
         "dataset": dataset, "resources": resources, "gradings": dataset.gradings.all()[:10],
         "suggestion": actions.latest_suggestion(dataset),
+        "my_grant": actions.grant_for(request.user, dataset) if dataset.open_type == OpenType.CONDITIONAL else None,
+        "products": visible(request.user, DataProduct).filter(datasets=dataset, state=ProductState.PUBLISHED)
+        .select_related("publisher")[:50],
         "can_change": can(request.user, "change", dataset), "can_apply": can(request.user, "apply", dataset),
         "grading_form": GradingForm(initial={"security_level": dataset.security_level,
                                              "open_type": dataset.open_type}),
@@ -132,12 +141,8 @@ def fairness(request):
 
 # ---- downloads ----------------------------------------------------------------------------------
 
-def _send(request, version: ResourceVersion, grant: Grant | None = None):
-    try:
-        actions.authorize_download(request.user, version, actions.client_ip(request), grant)
-    except actions.Refused as exc:
-        return render(request, "data/refused.html", {"message": exc.message, "dataset": version.resource.dataset},
-                      status=exc.status)
+def file_response(version: ResourceVersion) -> FileResponse:
+    """The stored file, streamed in blocks (never read whole), under a name that says what it is."""
     response = FileResponse(version.file.open("rb"), as_attachment=True,
                             filename=f"dataset-{version.resource.dataset_id}-r{version.resource_id}-v{version.number}"
                                      f".{version.file.name.rsplit('.', 1)[-1]}",
@@ -146,12 +151,27 @@ def _send(request, version: ResourceVersion, grant: Grant | None = None):
     return response
 
 
+def _send(request, version: ResourceVersion, grant: Grant | None = None):
+    try:
+        actions.authorize_download(request.user, version, actions.client_ip(request), grant)
+    except actions.Refused as exc:
+        response = render(request, "data/refused.html", {"message": exc.message, "dataset": version.resource.dataset,
+                                                         "grant": grant}, status=exc.status)
+        if exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    return file_response(version)
+
+
 def resource_download(request, pk: int):
+    """Unconditional data for anyone (rate limited); conditional data with the signed-in caller's grant."""
     resource = get_object_or_404(Resource.objects.select_related("dataset"), pk=pk)
     version = resource.latest
     if version is None:
         raise Http404
-    return _send(request, version)
+    grant = actions.grant_for(request.user, resource.dataset) if resource.dataset.open_type == OpenType.CONDITIONAL \
+        else None
+    return _send(request, version, grant)
 
 
 @login_required
@@ -204,11 +224,14 @@ def dataset_edit(request, pk: int):
 
 
 @login_required
+@limit_uploads
 def resource_create(request, pk: int):
     dataset = get_visible_or_404(request.user, Dataset, pk=pk)
     if not can(request.user, "change", dataset):
         raise Http404
-    form = ResourceForm(request.POST or None, request.FILES or None)
+    posted = request.method == "POST"
+    form = ResourceForm(request.POST if posted else None, request.FILES if posted else None,
+                        oversize=getattr(request, "oversize_uploads", None))
     if request.method == "POST" and form.is_valid():
         try:
             actions.add_resource(request.user, dataset, form)
@@ -221,11 +244,14 @@ def resource_create(request, pk: int):
 
 
 @login_required
+@limit_uploads
 def version_create(request, pk: int):
     resource = get_object_or_404(Resource.objects.select_related("dataset"), pk=pk)
     if not can(request.user, "change", resource.dataset):
         raise Http404
-    form = VersionForm(request.POST or None, request.FILES or None)
+    posted = request.method == "POST"  # a refused file leaves POST and FILES empty: still a bound form
+    form = VersionForm(request.POST if posted else None, request.FILES if posted else None,
+                       oversize=getattr(request, "oversize_uploads", None))
     if request.method == "POST" and form.is_valid():
         try:
             actions.add_version(request.user, resource, form)
@@ -331,7 +357,7 @@ def apply(request, pk: int):
 @login_required
 def my_access(request):
     applications = visible(request.user, AccessApplication).filter(applicant=request.user).select_related("dataset")
-    grants = visible(request.user, Grant).filter(grantee=request.user).select_related("dataset")
+    grants = visible(request.user, Grant).filter(grantee=request.user).select_related("dataset", "revoked_by")
     return render(request, "data/my_access.html", {"applications": applications, "grants": grants,
                                                    "now": timezone.now()})
 
@@ -340,15 +366,37 @@ def my_access(request):
 def application_detail(request, pk: int):
     application = get_visible_or_404(request.user, AccessApplication, pk=pk)
     transitions = ACCESS_APPLICATION.available(request.user, application)
-    grant = Grant.objects.filter(application=application).first()
+    grant = Grant.objects.filter(application=application).select_related("revoked_by").first()
+    if grant is not None and not can(request.user, "view", grant):
+        grant = None
     return render(request, "data/application_detail.html", {
         "application": application, "history": ACCESS_APPLICATION.history(application),
         "review_transitions": [t for t in transitions if t.name in REVIEW_TRANSITIONS],
         "owner_transitions": [t for t in transitions if t.name in OWNER_TRANSITIONS],
-        "grant": grant if grant and can(request.user, "view", grant) else None,
+        "grant": grant, "grant_status": grant.status if grant else "",
+        "can_revoke": bool(grant and grant.status in (GrantStatus.ACTIVE, GrantStatus.PENDING)
+                           and can(request.user, "revoke", grant)),
+        "revoke_form": GrantRevokeForm(),
+        "access_logs": (AccessLog.objects.filter(grant=grant).select_related("user", "version__resource")[:50]
+                        if grant else []),
         "resources": application.dataset.resources.all(), "form": CommentForm(),
         "deadline_status": workflow.deadline_status(application.deadline),
     })
+
+
+@login_required
+@require_POST
+def grant_revoke(request, pk: int):
+    grant = get_visible_or_404(request.user, Grant, pk=pk)
+    if not can(request.user, "revoke", grant):
+        raise PermissionDenied(_("只有批准该申请的部门（发布机构的审核员）可以撤销授权。"))
+    try:
+        actions.revoke_grant(request.user, grant, GrantRevokeForm(request.POST))
+    except ValidationError as exc:
+        messages.error(request, _messages(exc))
+    else:
+        messages.success(request, _("授权已撤销，已通知被授权人。"))
+    return redirect("data:application_detail", pk=grant.application_id)
 
 
 @login_required
@@ -378,4 +426,7 @@ def review_queue(request):
     pending = (AccessApplication.objects.filter(dataset__publisher_id__in=ids, state=ApplicationState.SUBMITTED)
                .select_related("dataset", "organization", "applicant").order_by("deadline", "submitted_at"))
     rows = [(a, workflow.deadline_status(a.deadline)) for a in pending]
-    return render(request, "data/review_queue.html", {"rows": rows})
+    now = timezone.now()
+    active = (Grant.objects.filter(dataset__publisher_id__in=ids, revoked_at__isnull=True, expires_at__gt=now)
+              .select_related("dataset", "grantee", "organization").order_by("expires_at")[:200])
+    return render(request, "data/review_queue.html", {"rows": rows, "grants": active})
