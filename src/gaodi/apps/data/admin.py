@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from .models import AccessApplication, AccessLog, Dataset, GradingDecision, Grant, OpenListVersion, Resource
+from .labeling_models import Annotation, LabelingProject, ReviewDecision
 from .products_models import DataProduct
 
 
@@ -66,3 +67,22 @@ class DataProductAdmin(ReadOnlyAdmin):
     list_display = ("title", "publisher", "state", "price_model", "listing_status", "updated_at")
     list_filter = ("state", "price_model", "listing_status")
     search_fields = ("title", "title_en", "publisher__name", "listing_code")
+
+
+@admin.register(LabelingProject)
+class LabelingProjectAdmin(ReadOnlyAdmin):
+    """Projects, annotations and decisions change through the labeling pages and the API."""
+
+    list_display = ("name", "organization", "kind", "overlap", "closed_at", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "organization__name")
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(ReadOnlyAdmin):
+    list_display = ("task", "annotator", "updated_at")
+
+
+@admin.register(ReviewDecision)
+class ReviewDecisionAdmin(ReadOnlyAdmin):
+    list_display = ("task", "decided_by", "accepted_annotator", "created_at")
