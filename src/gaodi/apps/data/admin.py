@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from .models import AccessApplication, AccessLog, Dataset, GradingDecision, Grant, OpenListVersion, Resource
 from .labeling_models import Annotation, LabelingProject, ReviewDecision
+from .models import AccessApplication, AccessLog, Dataset, GradingDecision, Grant, OpenListVersion, Resource
 from .products_models import DataProduct
 
 
