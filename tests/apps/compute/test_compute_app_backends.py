@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -45,7 +46,8 @@ def backend_down(monkeypatch):
     down = DownBackend()
     real = runners.backend_for
     state = {"down": True}
-    monkeypatch.setattr(runners, "backend_for", lambda kind: down if state["down"] else real(kind))
+    monkeypatch.setattr(runners, "backend_for",
+                        lambda kind, options=None: down if state["down"] else real(kind, options))
     return state
 
 
@@ -121,11 +123,16 @@ def test_a_job_the_backend_lost_is_failed_only_when_the_backend_answers(compute_
     assert not Redemption.objects.filter(job=job).exists()
 
 
-def test_a_job_the_backend_refuses_for_good_fails_with_the_reason(compute_world, settings):
+def test_a_job_every_pool_refuses_for_good_fails_with_every_reason(compute_world, settings):
     w = compute_world
-    settings.GAODI_COMPUTE_BACKENDS = {"local": {"accelerators": 2}}
+    settings.GAODI_COMPUTE_BACKENDS = {"local": {"accelerators": 2}}  # the machine behind both pools has 2
     job = actions.dispatch_job(submit(w.alice, w.ent_a, accelerators="4").pk)
-    assert job.state == "failed" and "accelerators" in job.reason and job.attempts == 1
+    assert job.state == "queued" and job.pool.code == "nx-local"  # refused by sh-local: on to the next pool
+    job = actions.dispatch_job(job.pk)
+    assert job.state == "failed" and job.attempts == 2
+    assert [(a["pool"], a["outcome"]) for a in job.pool_attempts] == [("sh-local", "refused"), ("nx-local", "refused")]
+    assert all("this machine has 2" in a["reason"] for a in job.pool_attempts)
+    assert "sh-local" in job.last_error and "nx-local" in job.last_error
 
 
 def test_tasks_submit_and_follow_the_job_on_an_immediate_backend(compute_world, settings,
@@ -161,3 +168,58 @@ def test_the_database_worker_dispatches_queued_jobs(compute_world):
     poll = DBTaskResult.objects.get(task_path__endswith="poll_job")
     assert poll.run_after is not None and poll.run_after > job.submitted_at  # a deferred poll follows it
     assert wait_until_done(job).state == "completed"
+
+
+class LaggingAccounting:
+    """A backend whose controller says the job ended before its accounting has the record (as Slurm's)."""
+
+    kind = "slurm"
+
+    def __init__(self):
+        self.recorded = False
+
+    def ping(self):
+        return True
+
+    def status(self, job_id):
+        from gaodi.engines.compute.backends import JobState, JobStatus
+
+        return JobStatus(JobState.COMPLETED, 0, "", "COMPLETED")
+
+    def usage(self, job_id):
+        from datetime import UTC, datetime
+
+        from gaodi.engines.compute.backends import Usage
+
+        if not self.recorded:
+            return Usage(None, None, 0.0, 0, 0, 0.0, 0.0, None, "slurm: not in accounting yet", complete=False)
+        start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        return Usage(start, start + timedelta(seconds=90), 90.0, 1, 1, 90.0, 90.0, None, "slurm accounting (sacct)")
+
+    def logs(self, job_id, tail_bytes=0):
+        return "done\n"
+
+
+def test_a_job_that_ended_before_its_accounting_record_is_billed_once_the_record_is_in(compute_world, monkeypatch):
+    w = compute_world
+    backend = LaggingAccounting()
+    monkeypatch.setattr(runners, "backend_for_pool", lambda pool: backend)
+    job = submit(w.alice, w.ent_a)
+    Job.objects.filter(pk=job.pk).update(state="running", backend_job_id="4242", started_at=timezone.now())
+    job = actions.refresh_job(job.pk)
+    assert job.state == "completed" and actions.awaiting_usage(job) and not Redemption.objects.filter(job=job).exists()
+    assert actions.refresh_job(job.pk).usage_source == actions.AWAITING_USAGE  # still not recorded: asked again
+    backend.recorded = True
+    actions.reconcile_jobs()
+    job.refresh_from_db()
+    assert not actions.awaiting_usage(job) and job.elapsed_s == 90.0
+    bill = Redemption.objects.get(job=job)
+    assert bill.billed_seconds == 120 and bill.list_price == Decimal("4.00")  # two started minutes at 120/h
+    actions.reconcile_jobs()
+    assert Redemption.objects.filter(job=job).count() == 1
+
+
+def test_a_job_that_started_is_billed_its_first_increment_even_at_zero_seconds():
+    assert actions.billed_seconds(0.0, started=True) == 60
+    assert actions.billed_seconds(0.0) == 0
+    assert actions.billed_seconds(61.0) == 120

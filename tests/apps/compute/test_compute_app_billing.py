@@ -78,7 +78,7 @@ def test_bill_never_charges_a_voucher_beyond_its_balance(compute_world):
     assert bill.lines.get().note == "受算力券余额限制" and bill.lines.get().amount == Decimal("50.00")
     later = actions.bill_usage(job, usage(hours=1, start=datetime.now(UTC) - timedelta(hours=13)))
     assert later.subsidy == 0 and later.payable == later.list_price
-    assert any("余额已用完" in n for n in later.notes)
+    assert any("余额已用完" in n for n in later.note_texts)
     voucher.refresh_from_db()
     assert voucher.balance == 0
     assert_books_balance()
@@ -113,7 +113,7 @@ def test_expired_voucher_is_not_charged_at_billing(compute_world):
     expired(voucher)
     bill = actions.bill_usage(job, usage(hours=1))
     assert bill.subsidy == 0 and bill.payable == Decimal("120.00")
-    assert any("不在有效期内" in n for n in bill.notes)
+    assert any("不在有效期内" in n for n in bill.note_texts)
     voucher.refresh_from_db()
     assert voucher.balance == Decimal("1000.00")
 

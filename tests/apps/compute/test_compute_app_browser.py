@@ -1,6 +1,7 @@
 """In real Chromium: an enterprise applies for a voucher, the department approves it, the enterprise gets a
 quote, submits a job, watches it finish (the status panel polls by itself) and sees the bill with the
-subsidy; and the compute pages have no serious WCAG violations (axe-core)."""
+subsidy; a provider sets a pool's backend options and a job refused there fails over to the next pool, with
+the refusal shown on the job page; and the compute pages have no serious WCAG violations (axe-core)."""
 
 from __future__ import annotations
 
@@ -102,9 +103,42 @@ def test_compute_pages_have_no_serious_axe_violations(tab, live_server, cworld):
         _assert_axe_clean(tab, path)
     tab.context.clear_cookies()
     login(tab, live_server, "alice")
-    for path in ("/compute/workspace/", "/compute/workspace/jobs/new/"):
+    for path in ("/compute/workspace/", "/compute/workspace/jobs/", "/compute/workspace/bills/",
+                 "/compute/workspace/jobs/new/"):
         tab.goto(live_server.url + path)
         _assert_axe_clean(tab, path)
     tab.get_by_role("button", name="提交作业").click()  # nothing filled in: every field says what is missing
     expect(tab.locator(".field-error").first).to_be_visible()
     _assert_axe_clean(tab, "job form with errors")
+
+
+def test_a_refusal_fails_over_and_the_job_page_shows_why(tab, live_server, cworld):
+    url = live_server.url
+    login(tab, live_server, "petra")
+    tab.goto(f"{url}/compute/provider/pools/{cworld.pool_a.pk}/edit/")
+    tab.locator("#id_backend_options").fill("accelerators=0")  # this machine offers no accelerators
+    _assert_axe_clean(tab, "pool form")
+    tab.get_by_role("button", name="保存").click()
+    expect(tab.locator("main")).to_contain_text("资源池已更新")
+    tab.context.clear_cookies()
+
+    login(tab, live_server, "alice")
+    tab.goto(f"{url}/compute/workspace/jobs/new/")
+    tab.locator("#id_name").fill("改投作业")
+    tab.locator("#id_script").fill('echo "ran after failover"\n')
+    tab.locator("#id_accelerators").fill("1")
+    tab.get_by_label("MLU370").check()
+    tab.locator("#id_estimated_hours").fill("0.5")
+    tab.get_by_role("button", name="提交作业").click()
+    expect(tab.locator("#job-status-panel .badge")).to_have_text("已完成", timeout=20_000)
+    panel = tab.locator("#job-status-panel")
+    expect(panel).to_contain_text("ran after failover")
+    expect(panel).to_contain_text("由资源池 sh-local 改投 nx-local")
+    expect(panel).to_contain_text("this machine has 0")
+    expect(tab.locator("main")).to_contain_text("nx-local")
+    _assert_axe_clean(tab, "job page after failover")
+    tab.context.clear_cookies()
+
+    login(tab, live_server, "ron")
+    tab.goto(f"{url}/compute/review/applications/")
+    _assert_axe_clean(tab, "department application list")

@@ -124,3 +124,32 @@ def test_parallel_approvals_never_issue_more_than_the_budget(compute_world):
     assert ledger.program_unallocated(w.program) == Decimal("0.00")
     assert ledger.unbalanced_transactions() == []
     assert len(set(Voucher.objects.values_list("number", flat=True))) == 5
+
+
+def test_sixteen_dispatchers_of_one_queued_job_submit_it_once(compute_world, monkeypatch):
+    from gaodi.apps.compute import runners
+    from gaodi.apps.compute.models import Job
+
+    w = compute_world
+    job = submit(w.alice, w.ent_a, script="sleep 1\n")
+    real = runners.backend_for_pool(w.pool_a)
+    submitted: list[str] = []
+
+    class Counting:
+        kind = "local"
+
+        def submit(self, spec):
+            job_id = real.submit(spec)
+            submitted.append(job_id)
+            return job_id
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    counting = Counting()
+    monkeypatch.setattr(runners, "backend_for_pool", lambda pool: counting)
+    _run_threads(lambda: actions.dispatch_job(job.pk), [() for _ in range(THREADS)])
+    job = Job.objects.get(pk=job.pk)
+    assert len(submitted) == 1 and job.backend_job_id == submitted[0] and job.attempts == 1
+    assert real.find(job.backend_name) == submitted  # one job on the backend under the job's name
+    assert [a["outcome"] for a in job.pool_attempts] == ["submitted"]

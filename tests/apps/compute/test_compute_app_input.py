@@ -211,3 +211,61 @@ def test_application_rules_and_approval_never_exceeds_the_budget(compute_world):
         actions.approve_application(w.rita, pending)
     pending.refresh_from_db()
     assert pending.state == "submitted"
+
+
+def test_more_accelerators_than_the_largest_pool_of_the_model_is_refused_naming_the_pool(compute_world):
+    from test_compute_app_support import make_pool
+
+    w = compute_world
+    make_pool(w.petra, w.site_a, "sh-910b", "Ascend 910B", count=64, price="10.00")  # bigger, another model
+    errors = _errors(w, accelerators="20")  # MLU370: sh-local has 8, nx-local 16
+    assert errors["accelerators"] == [
+        "MLU370 型号最大的资源池 nx-local 只有 16 张卡：请把加速卡数调到 16 以下、接受其他型号或拆分作业。"]
+    errors = _errors(w, accelerators="12", data_may_leave="")  # the data stays in Shanghai: sh-local's 8
+    assert "数据不能离开上海" in errors["accelerators"][0] and "sh-local 只有 8 张卡" in errors["accelerators"][0]
+    errors = _errors(w, accelerators="12", data_grade="core")
+    assert "sh-local 只有 8 张卡" in errors["accelerators"][0]
+    # Accepting the bigger model as well makes the request feasible.
+    form = JobForm(data=job_data(accelerators="20", accelerator_models=["MLU370", "Ascend 910B"]), organization=w.ent_a)
+    assert actions.quote_job(w.alice, w.ent_a, form).choice["pool"]["code"] == "sh-910b"
+
+
+def test_api_refuses_absurd_values_naming_the_field(compute_world):
+    w = compute_world
+    client = _api(w.alice)
+    body = {"name": "x", "script": "echo\n", "accelerators": 1, "accelerator_models": ["MLU370"],
+            "estimated_hours": "0.5"}
+    cases = [
+        ({"accelerators": 100000}, "accelerators"),
+        ({"accelerators": 20}, "accelerators"),  # more than the largest MLU370 pool (16)
+        ({"estimated_hours": "0"}, "estimated_hours"),
+        ({"estimated_hours": "99999"}, "estimated_hours"),
+        ({"data_size_gb": "-1"}, "data_size_gb"),
+        ({"data_size_gb": "100000000"}, "data_size_gb"),
+        ({"budget_cap": "-5"}, "budget_cap"),
+        ({"data_region": "atlantis"}, "data_region"),
+        ({"data_grade": "secret"}, "data_grade"),
+        ({"workload": "mining"}, "workload"),
+        ({"accelerator_models": []}, "accelerator_models"),
+        ({"pool": "no-such-pool"}, "pool"),
+        ({"name": ""}, "name"),
+        ({"deadline": (timezone.now() + timedelta(minutes=5)).isoformat(), "estimated_hours": "3"}, "deadline"),
+    ]
+    for change, field in cases:
+        response = client.post("/api/v1/compute/jobs", {**body, **change}, content_type="application/json")
+        assert response.status_code == 422, (change, response.content)
+        detail = response.json()["detail"]
+        assert field in [d["field"] for d in detail], (change, detail)
+        assert all(d["message"] for d in detail)
+    assert Job.objects.count() == 0
+
+
+def test_expired_voucher_is_refused_in_the_api_too(compute_world):
+    w = compute_world
+    mine = expired(make_voucher(w.alice, w.ent_a, w.ron, w.program, "500"))
+    body = {"name": "x", "script": "echo\n", "accelerators": 1, "accelerator_models": ["MLU370"],
+            "estimated_hours": "0.5", "vouchers": [mine.number]}
+    response = _api(w.alice).post("/api/v1/compute/jobs", body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json()["detail"] == [{"field": "vouchers",
+                                          "message": f"算力券 {mine.number} 已于 {mine.expires_on} 到期，不能使用。"}]

@@ -138,6 +138,11 @@ def test_residency_holds_for_any_request(n, region, grade, may_leave, pref, work
         p = place(r, catalog(), now=NOW)
     except NoFeasiblePool:
         return
+    except RequestError as e:  # more than the largest pool able to take it: refused up front, naming it
+        able = [pool for pool in catalog().pools.values() if pool.accelerator in r.accelerator_models
+                and (not r.data_must_stay or catalog().site_of(pool).region == region)]
+        assert e.field == "accelerators" and all(pool.count < n for pool in able), e
+        return
     if r.data_must_stay:
         assert all(o.site.region == region for o in p.ranked)
     assert all(o.pool.count >= n for o in p.ranked)
@@ -204,3 +209,44 @@ def test_unknown_accelerator_lists_the_known_ones_and_spelling_is_normalised() -
         validate_request(req(accelerator_models=("H100",)), catalog(), NOW)
     ok = validate_request(req(accelerator_models=("ascend 910b", "Ascend-910B")), catalog(), NOW)
     assert ok.accelerator_models == ("Ascend 910B",)
+
+
+def test_rejections_and_the_explanation_carry_codes_and_parameters() -> None:
+    p = place(req(data_may_leave=False, budget_cap=Decimal("900")), catalog(), now=NOW)
+    assert p.reason("nx-910b").code == "placement.data_residency"
+    assert dict(p.reason("nx-910b").params) == {"data_region": "shanghai", "site_region": "ningxia"}
+    assert p.reason("nx-910b").note == p.rejected["nx-910b"]
+    assert p.reason("sh-910b") is None
+    with pytest.raises(NoFeasiblePool) as e:
+        place(req(budget_cap=Decimal("500")), catalog(), now=NOW)
+    over = e.value.codes["nx-910b"]
+    assert (over.code, over.params) == ("placement.over_budget", {"cost": "640.00", "budget_cap": "500.00"})
+    assert place(req(accelerator_models=("A800",)), catalog(), now=NOW).reason("sh-910b").params == {
+        "has": "Ascend 910B", "wanted": ["A800"]}
+
+    p = place(req(data_size_gb=100), catalog(), now=NOW)
+    codes = [r.code for r in p.explanation()]
+    assert codes == ["explain.chosen", "explain.why", "explain.cost", "explain.start", "explain.next", "explain.next"]
+    chosen, why, cost, start, nxt = p.explanation()[:5]
+    assert chosen.params["pool"] == "nx-910b" and chosen.params["hub"] == "ningxia"
+    assert (why.params["feasible"], why.params["preference"]) == (3, "cheapest")
+    assert (cost.params["list_price"], cost.params["pays"], cost.params["effective"]) == ("640.00", "740.00", "741.00")
+    assert (nxt.params["pool"], nxt.params["delta"], nxt.params["part"]) == ("sh-910b", "61.00", "compute_after_subsidy")
+    assert p.explain() == "\n".join(r.note for r in p.explanation())  # the English text is the notes
+
+    p2 = failover(p, "nx-910b", "Slurm refused the job: invalid partition")
+    assert p2.reason("nx-910b").code == "placement.backend_failed"
+    assert p2.reason("nx-910b").params == {"reason": "Slurm refused the job: invalid partition"}
+    assert p2.explanation()[-1].code == "explain.failed" and p2.explanation()[-1].params == {"pools": ["nx-910b"]}
+    p3 = place(req(), catalog(), now=NOW, failed={"nx-910b": "refused"})
+    assert p3.choice.pool.id != "nx-910b" and "refused" in p3.rejected["nx-910b"]
+
+
+def test_more_than_the_largest_pool_of_the_accepted_models_is_refused_naming_it() -> None:
+    with pytest.raises(RequestError) as e:  # the 512-accelerator pool is Ascend; A800 pools have 64
+        validate_request(req(accelerators=100, accelerator_models=("A800",)), catalog(), NOW)
+    assert e.value.field == "accelerators" and "gs-a800 with 64" in str(e.value)
+    with pytest.raises(RequestError) as e:  # the data may not leave Shanghai, whose pool has 64
+        validate_request(req(accelerators=100, data_may_leave=False), catalog(), NOW)
+    assert "in shanghai" in str(e.value) and "sh-910b with 64" in str(e.value)
+    assert validate_request(req(accelerators=100), catalog(), NOW).accelerators == 100  # nx-910b has 512

@@ -167,3 +167,39 @@ def test_properties_rate_at_most_100_pays_non_negative_caps_respected(city, dist
         assert ledger.firm_year[(SME.id, 2024)] <= firm_cap
     assert all(not p.code.startswith("d") or p.district == "xuhui" or ledger.program_spent[p.code] == 0
                for p in programs)
+
+
+def test_lines_and_skips_carry_codes_and_parameters_with_the_plain_note() -> None:
+    programs = [
+        program("city", Level.CITY, "0.30", eligibility=Eligibility(sme=True)),
+        program("llm", Level.CITY, "0.20", eligibility=Eligibility(large_model_developer=True)),
+        program("xuhui", Level.DISTRICT, "0.10", district="xuhui"),
+        program("startup", Level.DISTRICT, "0.05", district="xuhui", eligibility=Eligibility(max_startup_age_years=3)),
+    ]
+    q = quote(D("10000.00"), SME, ON, programs, StackingRules(city_rate_cap=D("0.40")))
+    cut = q.lines[1].reasons
+    assert [(r.code, dict(r.params)) for r in cut] == [("subsidy.rate_cut", {"rate": "20%", "applied": "10%"})]
+    assert q.lines[1].note == cut[0].note == "rate cut from 20% by the stacking cap" and str(cut[0]) == cut[0].note
+    assert q.lines[0].reasons == ()
+    skipped = dict(quote(D("10000.00"), LARGE, ON, programs).skipped_reasons)
+    assert skipped["city"].code == "subsidy.sme_only"
+    assert (skipped["xuhui"].code, skipped["xuhui"].params["district"]) == ("subsidy.wrong_district", "xuhui")
+    old = Enterprise("oldco", is_sme=True, founded=date(2010, 1, 1), district="xuhui")
+    startup = dict(quote(D("1"), old, ON, programs).skipped_reasons)["startup"]
+    assert (startup.code, startup.params) == ("subsidy.startup_too_old", {"max_years": "3"})
+    assert startup.to_dict() == {"code": "subsidy.startup_too_old", "params": {"max_years": "3"},
+                                 "note": "only for start-ups founded at most 3 years ago"}
+    expired = SubsidyProgram("old", "old", Level.CITY, D("0.3"), D("1e6"), date(2023, 1, 1), date(2023, 12, 31))
+    why = dict(quote(D("100"), SME, ON, [expired]).skipped_reasons)["old"]
+    assert (why.code, why.params) == ("subsidy.not_valid", {"valid_from": "2023-01-01", "valid_to": "2023-12-31"})
+
+
+def test_a_limit_that_leaves_nothing_is_the_skip_reason() -> None:
+    city = program("city", Level.CITY, "0.5", budget="100")
+    ledger = SubsidyLedger()
+    redeem(quote(D("1000"), SME, ON, [city], None, ledger), [city], None, ledger)
+    q = quote(D("1000"), SME, ON, [city], None, ledger)
+    assert q.subsidy == 0
+    code, why = q.skipped_reasons[0]
+    assert (code, why.code) == ("city", "subsidy.limited.budget") and "budget" in why.note
+    assert dict(q.skipped)["city"] == why.note

@@ -8,6 +8,7 @@ from gaodi.engines.compute.backends import (
     LOST_REASON,
     MAX_SCRIPT_BYTES,
     Backend,
+    BackendError,
     BackendUnavailable,
     JobSpec,
     JobSpecError,
@@ -16,6 +17,7 @@ from gaodi.engines.compute.backends import (
     Usage,
     get_backend,
     reconcile,
+    submit_once,
 )
 from gaodi.engines.compute.backends.base import tail_text
 from gaodi.engines.compute.backends.local import LocalBackend
@@ -196,3 +198,48 @@ def test_reconcile_propagates_unavailability_mid_way():
     )
     with pytest.raises(BackendUnavailable, match="controller down"):
         reconcile({"1": JobState.RUNNING, "2": JobState.RUNNING}, backend)
+
+
+class NamedBackend(FakeBackend):
+    """Holds jobs by name; `lost` submissions go through but their answer is lost."""
+
+    def __init__(self, lost=0, lookup_down=False):
+        super().__init__({}, pings=[True])
+        self.jobs: list[tuple[str, str]] = []
+        self.lost = lost
+        self.lookup_down = lookup_down
+
+    def submit(self, spec):
+        job_id = str(100 + len(self.jobs))
+        self.jobs.append((job_id, spec.name))
+        if self.lost:
+            self.lost -= 1
+            raise BackendUnavailable("sbatch did not answer", maybe_submitted=True)
+        return job_id
+
+    def find(self, name):
+        if self.lookup_down:
+            raise BackendUnavailable("controller down")
+        return [job_id for job_id, n in self.jobs if n == name]
+
+
+def test_submit_once_adopts_a_job_whose_answer_was_lost_instead_of_submitting_it_again():
+    backend = NamedBackend(lost=1)
+    spec = JobSpec(name="gaodi-job-7-abcd1234", script="true\n")
+    with pytest.raises(BackendUnavailable) as err:
+        submit_once(backend, spec, look_first=False)
+    assert err.value.maybe_submitted
+    assert submit_once(backend, spec, look_first=True) == ("100", True)
+    assert backend.jobs == [("100", spec.name)]  # exactly one job
+    # Nothing found: submitted; and a look-up that cannot be done submits nothing.
+    other = JobSpec(name="gaodi-job-8-abcd1234", script="true\n")
+    assert submit_once(backend, other, look_first=True) == ("101", False)
+    backend.lookup_down = True
+    with pytest.raises(BackendUnavailable, match="controller down"):
+        submit_once(backend, JobSpec(name="gaodi-job-9-x", script="true\n"), look_first=True)
+    assert len(backend.jobs) == 2
+
+
+def test_a_backend_that_cannot_look_names_up_says_so():
+    with pytest.raises(BackendError, match="cannot look jobs up by name"):
+        FakeBackend({}, pings=[True]).find("x")

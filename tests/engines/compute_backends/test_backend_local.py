@@ -209,3 +209,15 @@ def test_ping(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert not LocalBackend(blocker / "jobs").ping()
+
+
+def test_find_looks_jobs_up_by_name(backend):
+    assert backend.find("gaodi-job-1-aaaa") == []  # no root yet: nothing
+    first = backend.submit(JobSpec(name="gaodi-job-1-aaaa", script="true\n"))
+    backend.submit(JobSpec(name="gaodi-job-2-bbbb", script="true\n"))
+    time.sleep(1.1)  # job ids start with the second: the next one sorts after
+    again = backend.submit(JobSpec(name="gaodi-job-1-aaaa", script="true\n"))
+    assert backend.find("gaodi-job-1-aaaa") == [first, again]
+    assert backend.find("gaodi-job-3-cccc") == []
+    # A new backend on the same root (the platform restarted) finds them too.
+    assert LocalBackend(backend.root).find("gaodi-job-2-bbbb") != []

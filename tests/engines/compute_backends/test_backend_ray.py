@@ -50,6 +50,7 @@ class FakeClient:
         self.jobs[job_id] = SimpleNamespace(
             status=SimpleNamespace(value="PENDING"), message="", driver_exit_code=None,
             start_time=1_700_000_000_000, end_time=None, metadata=kw["metadata"],
+            submission_id=job_id,
         )  # like Ray's JobDetails: no entrypoint_num_cpus/gpus fields
         return job_id
 
@@ -90,6 +91,19 @@ def test_without_ray_the_error_says_how_to_install_it(monkeypatch):
         RayBackend("http://127.0.0.1:8265")
     with pytest.raises(ImportError):  # it is an ImportError too
         get_backend("ray", address="http://127.0.0.1:8265")
+
+
+def test_find_looks_jobs_up_by_the_name_in_their_metadata():
+    client = FakeClient()
+    b = RayBackend(client=client)
+    first = b.submit(JobSpec(name="gaodi-job-1-aaaa", script="true\n"))
+    b.submit(JobSpec(name="gaodi-job-2-bbbb", script="true\n"))
+    again = b.submit(JobSpec(name="gaodi-job-1-aaaa", script="true\n"))
+    assert b.find("gaodi-job-1-aaaa") == [first, again]
+    assert b.find("nobody") == []
+    client.down = True
+    with pytest.raises(BackendUnavailable):
+        b.find("gaodi-job-1-aaaa")
 
 
 def test_submit_maps_the_spec_onto_the_jobs_api():

@@ -2,7 +2,9 @@
 
 Real jobs: submit, watch, cancel, logs, usage from slurmdbd's accounting (sacct), and a
 controller killed with SIGKILL mid-run: the backend says "unavailable" (not "failed"), and once
-the controller is back the job is still there, finishes, and reconciliation reports it.
+the controller is back the job is still there, finishes, and reconciliation reports it. A
+submission whose answer is lost is looked up by the job's name and never submitted twice; a
+partition that does not exist is a refusal (JobRejected), not an outage.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import pytest
 from gaodi.engines.compute.backends import (
     LOST_REASON,
     BackendUnavailable,
+    JobRejected,
     JobSpec,
     JobState,
     reconcile,
+    submit_once,
 )
 from gaodi.engines.compute.backends.slurm import SlurmBackend
 from tests.conftest import require_service
@@ -186,3 +190,61 @@ def test_controller_killed_mid_run_loses_nothing(backend):
     names = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%j"], capture_output=True, text=True,
                            check=True).stdout.split()
     assert "gaodi-test-while-down" not in names
+
+
+class LosingAnswers(SlurmBackend):
+    """The real cluster, but the answer to the next `lose` sbatch calls is lost after Slurm got the job (as
+    when the connection drops after sending), and the next `lookups_down` look-ups find the controller away."""
+
+    def __init__(self, *args, lose=1, lookups_down=0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lose, self.lookups_down = lose, lookups_down
+
+    def _run(self, argv, stdin=None, env=None):
+        if argv[0] == "squeue" and any(a.startswith("--name=") for a in argv) and self.lookups_down:
+            self.lookups_down -= 1
+            raise BackendUnavailable("squeue did not answer within 30 s")
+        result = super()._run(argv, stdin, env)
+        if argv[0] == "sbatch" and self.lose and result[0] == 0:
+            self.lose -= 1
+            raise BackendUnavailable("sbatch did not answer within 30 s", maybe_submitted=True)
+        return result
+
+
+def slurm_jobs_named(name):
+    out = subprocess.run(["squeue", "-h", "-t", "all", f"--name={name}", "-o", "%i"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    acct = subprocess.run(["sacct", "-n", "-X", "-P", f"--name={name}", "-S", "now-1days", "-o", "JobIDRaw"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    return sorted(set(out) | set(acct))
+
+
+def test_a_lost_sbatch_answer_is_found_by_name_and_never_submitted_twice(slurm_ready, tmp_path):
+    name = f"gaodi-test-lost-{os.getpid()}-{time.monotonic_ns() % 10**8}"
+    spec = JobSpec(name=name, script="sleep 1\necho once\n", memory_mb=64, time_limit_s=60)
+    backend = LosingAnswers(work_root=tmp_path / "work", lose=1)
+    job_id = backend.submit(spec)  # the answer was lost: the backend looked the name up and found the job
+    assert slurm_jobs_named(name) == [job_id]
+    st = backend.wait(job_id, timeout_s=30, poll_s=0.3)
+    assert st.state is JobState.COMPLETED and backend.logs(job_id) == "once\n"
+
+
+def test_a_lost_answer_with_the_controller_away_is_looked_up_before_the_next_try(slurm_ready, tmp_path):
+    name = f"gaodi-test-lost2-{os.getpid()}-{time.monotonic_ns() % 10**8}"
+    spec = JobSpec(name=name, script="echo once\n", memory_mb=64, time_limit_s=60)
+    backend = LosingAnswers(work_root=tmp_path / "work", lose=1, lookups_down=1)
+    with pytest.raises(BackendUnavailable) as err:
+        backend.submit(spec)
+    assert err.value.maybe_submitted  # the outcome is open: the caller must look before submitting again
+    job_id, adopted = submit_once(backend, spec, look_first=True)
+    assert adopted and slurm_jobs_named(name) == [job_id]
+    assert backend.wait(job_id, timeout_s=30, poll_s=0.3).state is JobState.COMPLETED
+    # Looked up again later (from accounting once the controller has forgotten it): still the one job.
+    assert backend.find(name) == [job_id]
+    assert backend.find(f"{name}-never") == []
+
+
+def test_a_partition_that_does_not_exist_is_refused_for_good(slurm_ready, tmp_path):
+    backend = SlurmBackend(work_root=tmp_path / "work", partition="gaodi-no-such-partition")
+    with pytest.raises(JobRejected, match="(?i)invalid partition"):
+        backend.submit(JobSpec(name="gaodi-test-nopart", script="true\n", memory_mb=64, time_limit_s=60))

@@ -112,7 +112,7 @@ def test_submit_passes_a_clean_environment(monkeypatch):
     ],
 )
 def test_submit_with_the_controller_away_is_unavailable_not_rejected(stderr):
-    b, _ = backend({"sbatch": (1, "", stderr)})
+    b, _ = backend({"sbatch": (1, "", stderr), "squeue": (1, "", CTLD_DOWN)})
     with pytest.raises(BackendUnavailable) as err:
         b.submit(SPEC)
     assert not isinstance(err.value, JobRejected)
@@ -133,14 +133,54 @@ def test_submit_refused_by_slurm_is_rejected(stderr):
 
 
 def test_a_submission_that_timed_out_may_have_been_submitted():
-    b, _ = backend({"sbatch": subprocess.TimeoutExpired(["sbatch"], 30)})
+    # sbatch sent the job and its answer was lost; the controller does not answer the look-up either.
+    b, runner = backend({"sbatch": subprocess.TimeoutExpired(["sbatch"], 30),
+                         "squeue": subprocess.TimeoutExpired(["squeue"], 30)})
     with pytest.raises(BackendUnavailable) as err:
         b.submit(SPEC)
     assert err.value.maybe_submitted
+    assert [argv[0] for argv, _stdin in runner.calls] == ["sbatch", "squeue"]  # it looked before giving up
     b, _ = backend({"squeue": subprocess.TimeoutExpired(["squeue"], 30)})
     with pytest.raises(BackendUnavailable) as err:
         b.status("1")
     assert not err.value.maybe_submitted
+
+
+def test_a_lost_answer_is_looked_up_by_the_jobs_name():
+    name = SPEC.name
+    b, runner = backend({"sbatch": subprocess.TimeoutExpired(["sbatch"], 30),
+                         "squeue": (0, f"4243|{name}\n4240|{name}-other\n", ""),
+                         "sacct": (0, f"4243|{name}\n", "")})
+    assert b.submit(SPEC) == "4243"  # found under its name: not submitted again
+    squeue = next(argv for argv, _ in runner.calls if argv[0] == "squeue")
+    assert f"--name={name}" in squeue and "--states=all" in squeue
+
+
+@pytest.mark.parametrize(("stderr", "maybe"), [
+    ("sbatch: error: Batch job submission failed: Socket timed out on send/recv operation\n", True),
+    ("sbatch: error: slurm_receive_msg: Zero Bytes were transmitted or received\n", True),
+    ("sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)\n", False),
+])
+def test_whether_a_failed_sbatch_may_have_submitted(stderr, maybe):
+    b, runner = backend({"sbatch": (1, "", stderr), "squeue": (0, "", ""), "sacct": (0, "", "")})
+    with pytest.raises(BackendUnavailable) as err:
+        b.submit(SPEC)
+    assert err.value.maybe_submitted is maybe
+    asked = [argv[0] for argv, _ in runner.calls]
+    assert asked == (["sbatch", "squeue", "sacct"] if maybe else ["sbatch"])
+
+
+def test_find_joins_the_controller_and_accounting_oldest_first():
+    b, runner = backend({"squeue": (0, "12|train\n9|train\n13|train-2\n", ""),
+                         "sacct": (0, "7|train\n9|train\n", "")})
+    assert b.find("train") == ["7", "9", "12"]
+    sacct = next(argv for argv, _ in runner.calls if argv[0] == "sacct")
+    assert "--name=train" in sacct and "-X" in sacct and any(a.startswith("--starttime=") for a in sacct)
+    b, _ = backend({"squeue": (0, "", ""), "sacct": (1, "", DBD_DOWN)})
+    with pytest.raises(BackendUnavailable):  # accounting must answer too: no guess
+        b.find("train")
+    with pytest.raises(JobSpecError):  # --name takes a comma-separated list
+        b.find("a,b")
 
 
 def test_missing_slurm_commands_are_unavailable():

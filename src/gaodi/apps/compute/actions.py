@@ -20,6 +20,7 @@ from gaodi.apps.core.choices import OrgKind, Role, SizeClass
 from gaodi.apps.core.models import Organization
 from gaodi.apps.core.notifications import members_of, notify
 from gaodi.apps.core.permissions import require
+from gaodi.apps.core.viewutils import error_messages
 from gaodi.engines.compute.backends import (
     BackendError,
     BackendUnavailable,
@@ -28,12 +29,13 @@ from gaodi.engines.compute.backends import (
     JobSpecError,
     Usage,
     reconcile,
+    submit_once,
 )
 from gaodi.engines.compute.backends import JobState as BackendState
 from gaodi.engines.compute.backends import JobStatus as BackendStatus
 from gaodi.engines.compute.subsidies import quote as subsidy_quote
 
-from . import bridge, ledger, quoting, runners
+from . import bridge, explain, ledger, quoting, runners
 from .choices import ApplicationState, JobState, Level, TransactionKind
 from .forms import check_vouchers
 from .models import (
@@ -443,50 +445,282 @@ def _retry_delay(attempts: int) -> float:
     return min(300.0, base * 2 ** max(0, attempts - 1))
 
 
+def _lease_s() -> float:
+    """How long a dispatcher holds a queued job while it talks to the backend (others leave it alone)."""
+    return float(_setting("GAODI_COMPUTE_DISPATCH_LEASE_S", 120))
+
+
+def _failover_after_s() -> float | None:
+    """After how long an outage of a pool's backend the job moves to the next feasible pool (None: never)."""
+    value = _setting("GAODI_COMPUTE_FAILOVER_AFTER_S", 900)
+    return None if value in (None, "") else float(value)
+
+
+# Outcomes of one submission attempt (Job.pool_attempts).
+SENDING, SUBMITTED, ADOPTED = "sending", "submitted", "adopted"
+REFUSED, UNREACHABLE, UNAVAILABLE, UNKNOWN, FOUND_NONE = "refused", "unreachable", "unavailable", "unknown", "not_found"
+_OPEN_OUTCOMES = (SENDING, UNKNOWN)  # the backend may hold the job: look its name up before anything else
+_EXCLUDED_OUTCOMES = (REFUSED, UNREACHABLE)  # the job never goes back to such a pool
+
+
+def _name_may_be_on_backend(job: Job) -> bool:
+    """An earlier attempt under the job's current name may have reached the backend (its answer was lost, or
+    the process stopped before recording it)."""
+    return bool(job.backend_name) and any(a.get("name") == job.backend_name and a.get("outcome") in _OPEN_OUTCOMES
+                                          for a in job.pool_attempts)
+
+
+def _refusals(job: Job) -> dict[str, str]:
+    """Pools that refused the job or cannot run it here, with what each said (the latest word per pool)."""
+    out: dict[str, str] = {}
+    for a in job.pool_attempts:
+        if a.get("outcome") in _EXCLUDED_OUTCOMES:
+            out[a["pool"]] = a.get("reason") or a.get("outcome")
+    return out
+
+
+def _outage_started(job: Job):
+    """When the current pool's backend stopped answering this job (the first of the unbroken run of
+    "unavailable" attempts on it), or None."""
+    started = None
+    for a in job.pool_attempts:
+        if a.get("pool") != job.pool.code:
+            started = None
+        elif a.get("outcome") == UNAVAILABLE:
+            started = started or a.get("at")
+        elif a.get("outcome") != SENDING:
+            started = None
+    return datetime.fromisoformat(started) if started else None
+
+
 def dispatch_job(job_id: int) -> Job:
-    """Submit a queued job to its pool's backend. A backend that is down leaves the job queued with a retry
-    time (never lost, never failed for it); a backend that refuses the job for good fails it."""
-    retry_in = None
+    """Submit a queued job to its pool's backend, failing over as SkyPilot does.
+
+    - Accepted: the job is on the backend (pending), and followed by polls.
+    - Refused (the backend refuses this job for good), or the pool's backend cannot run here at all: the job
+      moves to the next feasible pool of a fresh placement without the pools that refused it (the same
+      rules: model, count, data residency, deadline, budget cap); when none is left it fails, with every
+      pool's reason.
+    - Down (an outage): the job stays queued and is retried with back-off, never lost, never failed for it;
+      after GAODI_COMPUTE_FAILOVER_AFTER_S of outage it moves to the next feasible pool, if there is one.
+    - Answer lost (maybe submitted): it stays queued; before anything is submitted again, the job's unique
+      name is looked up on the backend, so it is never submitted twice.
+
+    The backend is called outside the database transaction, under a lease (`next_attempt_at`) that keeps
+    other dispatchers away; the attempt is recorded before the call, so a crash in between is looked up too.
+    """
+    now = timezone.now()
     with transaction.atomic():
         job = Job.objects.select_for_update(of=("self",)).select_related("pool").get(pk=job_id)
         if job.state != JobState.QUEUED:
             return job
-        now = timezone.now()
-        if job.cancel_requested:
+        if job.next_attempt_at is not None and job.next_attempt_at > now:
+            return job  # not due yet, or another dispatcher holds the lease
+        look_up = _name_may_be_on_backend(job)
+        if job.cancel_requested and not look_up:
             job.state, job.finished_at, job.reason = JobState.CANCELLED, now, "cancelled by request"
             job.save()
             _event(job, _("已取消（尚未提交到后端）。"))
             return job
+        if not job.backend_name:
+            job.backend_name = runners.new_backend_name(job)
         job.attempts += 1
-        try:
-            backend = runners.backend_for(job.backend)
-            backend_id = backend.submit(runners.job_spec(job))
-        except BackendUnavailable as exc:
+        job.pool_attempts = [*job.pool_attempts, {"pool": job.pool.code, "backend": job.pool.backend,
+                                                  "name": job.backend_name, "outcome": SENDING, "reason": "",
+                                                  "at": now.isoformat()}]
+        job.next_attempt_at = now + timedelta(seconds=_lease_s())
+        job.save(update_fields=["backend_name", "attempts", "pool_attempts", "next_attempt_at"])
+        pool, cancel_only = job.pool, job.cancel_requested
+
+    outcome, backend_id, message = _call_backend(job, pool, look_up, cancel_only)
+    return _record_attempt(job.pk, outcome, backend_id, message)
+
+
+def _call_backend(job: Job, pool: Pool, look_up: bool, cancel_only: bool) -> tuple[str, str, str]:
+    """(outcome, backend job id, what the backend said) of one attempt. No database writes here."""
+    try:
+        spec = runners.job_spec(job)
+    except JobSpecError as exc:
+        return "spec", "", str(exc)
+    try:
+        backend = runners.backend_for_pool(pool)
+        if cancel_only:  # the firm cancelled while the outcome of an earlier attempt was open
+            found = backend.find(spec.name)
+            return (ADOPTED, found[0], "") if found else (FOUND_NONE, "", "")
+        backend_id, adopted = submit_once(backend, spec, look_first=look_up)
+    except runners.BackendUnusable as exc:
+        return UNREACHABLE, "", str(exc)
+    except BackendUnavailable as exc:
+        return (UNKNOWN if exc.maybe_submitted else UNAVAILABLE), "", str(exc)
+    except (JobRejected, JobSpecError) as exc:
+        return REFUSED, "", str(exc)
+    except BackendError as exc:  # an answer we cannot read: as good as no answer
+        return UNAVAILABLE, "", str(exc)
+    return (ADOPTED if adopted else SUBMITTED), backend_id, ""
+
+
+def _record_attempt(job_id: int, outcome: str, backend_id: str, message: str) -> Job:
+    now = timezone.now()
+    retry_in = None
+    with transaction.atomic():
+        job = Job.objects.select_for_update(of=("self",)).select_related("pool", "created_by").get(pk=job_id)
+        attempts = list(job.pool_attempts)
+        attempt = dict(attempts[-1]) if attempts else {"pool": job.pool.code, "backend": job.pool.backend,
+                                                       "name": job.backend_name, "at": now.isoformat()}
+        attempt.update(outcome=outcome if outcome != "spec" else REFUSED, reason=message[:1000],
+                       answered_at=now.isoformat())
+        if backend_id:
+            attempt["backend_job_id"] = backend_id
+        job.pool_attempts = [*attempts[:-1], attempt] if attempts else [attempt]
+        job.next_attempt_at = None
+        if job.state != JobState.QUEUED:  # cannot happen through the actions (they wait for the lease)
+            job.save(update_fields=["pool_attempts", "next_attempt_at"])
+            return job
+        if outcome in (SUBMITTED, ADOPTED):
+            _on_backend(job, backend_id, adopted=outcome == ADOPTED, now=now)
+        elif outcome == FOUND_NONE:  # cancelled, and the earlier attempt never reached the backend
+            job.state, job.finished_at, job.reason = JobState.CANCELLED, now, "cancelled by request"
+            job.save()
+            _event(job, _("已取消：确认作业未提交到后端。"))
+        elif outcome == "spec":  # the job itself is invalid: no pool can take it
+            _fail(job, now, message, message)
+        elif outcome in (REFUSED, UNREACHABLE):
+            code = "failover.refused" if outcome == REFUSED else "failover.unreachable"
+            why = explain.coded(code, message, pool=job.pool.code, backend=job.pool.backend, reason=message)
+            _event(job, explain.render(why))
+            audit.record(None, "compute.job.refused", job, {"pool": job.pool.code, "outcome": outcome,
+                                                            "error": message})
+            _fail_over(job, now, why)
+        elif outcome == UNKNOWN:
             retry_in = _retry_delay(job.attempts)
-            job.last_error = str(exc)[:2000]
+            job.last_error = message[:2000]
             job.next_attempt_at = now + timedelta(seconds=retry_in)
-            job.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-            _event(job, _("调度后端暂不可用，作业保持排队，约 %(s)d 秒后重试：%(e)s") % {"s": retry_in, "e": exc})
-        except (JobRejected, JobSpecError) as exc:
-            job.state, job.finished_at = JobState.FAILED, now
-            job.reason = str(exc)[:300]
-            job.last_error = str(exc)[:2000]
             job.save()
-            _event(job, _("调度后端拒绝了此作业：%(e)s") % {"e": exc})
-            audit.record(None, "compute.job.rejected", job, {"error": str(exc)})
-            notify([job.created_by], _("作业 %(name)s 被调度后端拒绝：%(e)s") % {"name": job.name, "e": exc},
-                   reverse("compute:job_detail", args=[job.pk]))
-        else:
-            job.backend_job_id = backend_id
-            job.state, job.submitted_at, job.last_error, job.next_attempt_at = JobState.PENDING, now, "", None
-            job.save()
-            _event(job, _("已提交到调度后端，后端作业号 %(id)s。") % {"id": backend_id})
-            audit.record(None, "compute.job.dispatch", job, {"backend": job.backend, "backend_job_id": backend_id,
-                                                             "attempt": job.attempts})
-            transaction.on_commit(lambda: _schedule("poll_job", job.pk, poll_interval()))
+            _event(job, _("提交到资源池 %(pool)s 的结果未知（后端未回答），将先按作业名 %(name)s 查询后端，"
+                          "确认未提交才会重新提交；约 %(s)d 秒后重试：%(e)s")
+                   % {"pool": job.pool.code, "name": job.backend_name, "s": retry_in, "e": message})
+        else:  # UNAVAILABLE
+            started = _outage_started(job)
+            limit = _failover_after_s()
+            moved = False
+            # Never while an earlier submission on this pool may have gone through: it could still run there.
+            if started is not None and limit is not None and (now - started).total_seconds() >= limit \
+                    and not _name_may_be_on_backend(job):
+                why = explain.coded("failover.outage", message, pool=job.pool.code, reason=message,
+                                    minutes=int((now - started).total_seconds() // 60))
+                moved = _fail_over(job, now, why, outage=True)
+            if not moved:
+                retry_in = _retry_delay(job.attempts)
+                job.last_error = message[:2000]
+                job.next_attempt_at = now + timedelta(seconds=retry_in)
+                job.save()
+                _event(job, _("资源池 %(pool)s 的调度后端暂不可用，作业保持排队，约 %(s)d 秒后重试：%(e)s")
+                       % {"pool": job.pool.code, "s": retry_in, "e": message})
     if retry_in is not None:
         _schedule("dispatch_job", job.pk, retry_in)
     return job
+
+
+def _on_backend(job: Job, backend_id: str, adopted: bool, now) -> None:
+    job.backend_job_id = backend_id
+    job.state, job.submitted_at, job.last_error = JobState.PENDING, now, ""
+    job.save()
+    if adopted:
+        _event(job, _("按作业名 %(name)s 在后端找到了此前已提交的作业 %(id)s，沿用它，不重复提交。")
+               % {"name": job.backend_name, "id": backend_id})
+    else:
+        _event(job, _("已提交到资源池 %(pool)s 的调度后端，后端作业号 %(id)s。") % {"pool": job.pool.code, "id": backend_id})
+    audit.record(None, "compute.job.dispatch", job, {"pool": job.pool.code, "backend": job.backend,
+                                                     "backend_job_id": backend_id, "attempt": job.attempts,
+                                                     "adopted": adopted})
+    pk = job.pk
+    if job.cancel_requested:
+        transaction.on_commit(lambda: _send_cancel(pk))
+    transaction.on_commit(lambda: _schedule("poll_job", pk, poll_interval()))
+
+
+def _send_cancel(job_id: int) -> None:
+    job = Job.objects.select_related("pool").get(pk=job_id)
+    try:
+        runners.backend_for_pool(job.pool).cancel(job.backend_job_id)
+    except (JobNotFound, BackendUnavailable):
+        pass  # reconcile_jobs sends pending cancellations when the backend answers
+
+
+def _fail_over(job: Job, now, why: dict, outage: bool = False) -> bool:
+    """Move the job to the next feasible pool (placed afresh without the pools that refused it, nor, after an
+    outage, the pool that is down). Fails the job when no pool is left, unless the current pool is only down.
+    Returns True when the job moved (or failed); the caller holds the job's row lock."""
+    refused = _refusals(job)
+    exclude = {**refused, **({job.pool.code: why["note"]} if outage else {})}
+    try:
+        result = quoting.make_quote(job.organization, quoting.job_data(job), now=now, failed=exclude)
+        option = result.choice
+    except ValidationError as exc:
+        if outage:
+            return False  # nowhere else to go: keep waiting for this pool's backend
+        reasons = "；".join(error_messages(exc))
+        _event(job, explain.render(explain.coded("failover.none_left", reasons, reason=reasons)))
+        _fail(job, now, _("没有资源池能运行此作业：每个可行资源池都拒绝了它。"), _("；").join(
+            [f"{code}：{msg}" for code, msg in refused.items()] + [reasons]))
+        return True
+    if outage:  # a refusal was announced by the caller; an outage only once it moves the job
+        _event(job, explain.render(why))
+    new_pool = result.pools[option["pool"]["code"]]
+    old_code = job.pool.code
+    placement = dict(job.placement or {})
+    placement["failover"] = [*placement.get("failover", []), {
+        "from": old_code, "to": new_pool.code, "at": now.isoformat(), "why": why,
+        "rejected": result.rejected_codes}]
+    placement["chosen"] = new_pool.code
+    job.placement = placement
+    job.pool, job.backend, job.quote = new_pool, new_pool.backend, option
+    job.backend_name, job.last_error = "", str(why.get("note", ""))[:2000]
+    job.next_attempt_at = None
+    job.save()
+    ledger.provider_receivable(new_pool.site.provider)
+    _event(job, explain.render(explain.coded("failover.moved", "", to=new_pool.code, backend=new_pool.backend,
+                                             pays=option["pays"])))
+    audit.record(None, "compute.job.failover", job, {"from": old_code, "to": new_pool.code,
+                                                     "why": why.get("note", ""), "pays": option["pays"]})
+    pk = job.pk
+    transaction.on_commit(lambda: _schedule("dispatch_job", pk))
+    return True
+
+
+def _fail(job: Job, now, reason: str, detail: str) -> None:
+    job.state, job.finished_at = JobState.FAILED, now
+    job.reason = reason[:300]
+    job.last_error = detail[:2000]
+    job.save()
+    _event(job, _("作业无法运行：%(e)s") % {"e": reason})
+    audit.record(None, "compute.job.rejected", job, {"error": detail})
+    notify([job.created_by], _("作业 %(name)s 无法运行：%(e)s") % {"name": job.name, "e": reason},
+           reverse("compute:job_detail", args=[job.pk]))
+
+
+def attempt_rows(job: Job) -> list[dict]:
+    """The job's submission attempts for its page and the API, with each outcome in the reader's language."""
+    labels = {SENDING: _("提交中"), SUBMITTED: _("已提交"), ADOPTED: _("已找到此前提交的作业"), REFUSED: _("拒绝"),
+              UNREACHABLE: _("后端不可用（未安装或配置有误）"), UNAVAILABLE: _("后端暂时无法连接"),
+              UNKNOWN: _("结果未知，待查询"), FOUND_NONE: _("确认未提交")}
+    return [{"pool": a.get("pool", ""), "backend": a.get("backend", ""), "name": a.get("name", ""),
+             "outcome": a.get("outcome", ""), "outcome_label": str(labels.get(a.get("outcome"), a.get("outcome"))),
+             "reason": a.get("reason", ""), "backend_job_id": a.get("backend_job_id", ""),
+             "at": a.get("at", ""), "at_display": _local(a.get("at"))} for a in job.pool_attempts]
+
+
+def failover_rows(job: Job) -> list[dict]:
+    """Each move to another pool: from, to, why (rendered), and why the other pools did not qualify."""
+    return [{"from": f.get("from", ""), "from_pool": f.get("from", ""), "to": f.get("to", ""), "why": explain.render(f.get("why")),
+             "at_display": _local(f.get("at"))} for f in (job.placement or {}).get("failover", [])]
+
+
+def _local(iso) -> str:
+    try:
+        return f"{timezone.localtime(datetime.fromisoformat(iso)):%Y-%m-%d %H:%M:%S}"
+    except (TypeError, ValueError):
+        return ""
 
 
 def poll_interval() -> float:
@@ -497,20 +731,23 @@ def refresh_job(job_id: int, dispatch: bool = True) -> Job:
     """Ask the backend where the job is now and record what changed (start, end, usage, bill). A backend that
     cannot be reached changes nothing; the next poll or reconciliation asks again. A queued job whose retry
     time has come is submitted, unless dispatch=False (page views leave that to the worker)."""
-    job = Job.objects.get(pk=job_id)
+    job = Job.objects.select_related("pool").get(pk=job_id)
     if job.state == JobState.QUEUED and dispatch:
         if job.next_attempt_at is None or job.next_attempt_at <= timezone.now():
             return dispatch_job(job.pk)
         return job
+    if awaiting_usage(job):
+        return collect_usage(job.pk)
     if not job.on_backend:
         return job
     try:
-        backend = runners.backend_for(job.backend)
+        backend = runners.backend_for_pool(job.pool)
         for change in reconcile({job.backend_job_id: BackendState(job.state)}, backend):
             apply_status(job.pk, change.after, backend)
     except BackendUnavailable as exc:
         Job.objects.filter(pk=job.pk).update(last_error=str(exc)[:2000])
-    return Job.objects.get(pk=job.pk)
+    job = Job.objects.select_related("pool").get(pk=job.pk)
+    return collect_usage(job.pk) if awaiting_usage(job) else job
 
 
 def _dt(epoch_dt: datetime | None) -> datetime | None:
@@ -544,11 +781,15 @@ def apply_status(job_id: int, status: BackendStatus, backend) -> Job:
             job.exit_code = status.exit_code
             job.reason = (status.reason or status.backend_state or "")[:300]
             job.finished_at = now
+            if usage is not None and not usage.complete:
+                usage = None  # the accounting has not recorded the end yet: collect_usage asks again
+                job.usage_source = AWAITING_USAGE
             if usage is not None:
                 job.started_at = _dt(usage.start) or job.started_at
                 job.finished_at = _dt(usage.end) or now
                 job.elapsed_s = usage.elapsed_s
-                job.accelerator_seconds = usage.accelerator_seconds
+                # What the job held: the backend's count, or (when it does not count accelerators) the request.
+                job.accelerator_seconds = usage.accelerator_seconds or (job.accelerators * usage.elapsed_s)
                 job.usage_source = (usage.source or "")[:200]
             job.save()
             _event(job, _("作业结束：%(state)s%(reason)s。") % {"state": job.get_state_display(),
@@ -556,7 +797,7 @@ def apply_status(job_id: int, status: BackendStatus, backend) -> Job:
             audit.record(None, f"compute.job.{job.state}", job, {"exit_code": job.exit_code, "reason": job.reason,
                                                                  "elapsed_s": job.elapsed_s})
             bill = None
-            if usage is not None and usage.elapsed_s > 0:
+            if usage is not None and _billable(usage):
                 bill = bill_usage(job, usage)
             message = _("作业 %(name)s 已结束：%(state)s。") % {"name": job.name, "state": job.get_state_display()}
             if bill is not None:
@@ -566,16 +807,74 @@ def apply_status(job_id: int, status: BackendStatus, backend) -> Job:
     return job
 
 
+AWAITING_USAGE = "waiting for the backend's accounting"
+
+
+def awaiting_usage(job: Job) -> bool:
+    return job.is_terminal and job.usage_source == AWAITING_USAGE
+
+
+def collect_usage(job_id: int) -> Job:
+    """Bill a finished job whose usage the backend's accounting had not recorded when it ended (Slurm's
+    slurmdbd lags the controller). Asked by the polls and by reconciliation until the record is there, or
+    for at most GAODI_COMPUTE_USAGE_WAIT_S (default a day) after the job ended."""
+    job = Job.objects.select_related("pool").get(pk=job_id)
+    if not awaiting_usage(job):
+        return job
+    try:
+        backend = runners.backend_for_pool(job.pool)
+        usage = backend.usage(job.backend_job_id)
+    except JobNotFound:
+        usage = None
+    except BackendUnavailable:
+        return job  # asked again at the next poll or reconciliation
+    with transaction.atomic():
+        job = (Job.objects.select_for_update(of=("self",))
+               .select_related("pool", "pool__site__provider", "organization").get(pk=job_id))
+        if not awaiting_usage(job):
+            return job
+        if usage is not None and not usage.complete:
+            waited = (timezone.now() - (job.finished_at or timezone.now())).total_seconds()
+            if waited < float(_setting("GAODI_COMPUTE_USAGE_WAIT_S", 86400)):
+                return job
+            usage = None
+        if usage is None:
+            job.usage_source = "no usage record from the backend"
+            job.save(update_fields=["usage_source"])
+            _event(job, _("调度后端没有此作业的用量记录，未产生费用。"))
+            return job
+        job.started_at = _dt(usage.start) or job.started_at
+        job.finished_at = _dt(usage.end) or job.finished_at
+        job.elapsed_s = usage.elapsed_s
+        job.accelerator_seconds = usage.accelerator_seconds or (job.accelerators * usage.elapsed_s)
+        job.usage_source = (usage.source or "")[:200]
+        job.save()
+        if _billable(usage):
+            bill = bill_usage(job, usage)
+            _event(job, _("已按调度后端记账的用量结算：挂牌价 %(l)s 元，算力券抵扣 %(s)s 元，应付 %(p)s 元。")
+                   % {"l": bill.list_price, "s": bill.subsidy, "p": bill.payable})
+    return job
+
+
 def cancel_job(user, job: Job) -> Job:
-    """Cancel a queued or running job. A backend that is down keeps the request; reconciliation sends it."""
+    """Cancel a queued or running job. A backend that is down keeps the request; reconciliation sends it.
+    A queued job whose earlier submission may have reached the backend is cancelled once its name has been
+    looked up (and the job found there, if it is, cancelled on the backend)."""
     require(user, "cancel", job)
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job.pk)
+        job = Job.objects.select_for_update(of=("self",)).select_related("pool").get(pk=job.pk)
         if job.is_terminal:
             raise ValidationError({"state": _("作业已结束（%(s)s），无需取消。") % {"s": job.get_state_display()}})
         if job.state == JobState.QUEUED:
-            job.state, job.finished_at, job.reason = JobState.CANCELLED, timezone.now(), "cancelled by request"
             job.cancel_requested = True
+            if _name_may_be_on_backend(job):
+                job.save(update_fields=["cancel_requested"])
+                _event(job, _("已请求取消：先确认作业是否已提交到后端，再取消。"))
+                audit.record(user, "compute.job.cancel", job, {"on_backend": "unknown"})
+                pk = job.pk
+                transaction.on_commit(lambda: _schedule("dispatch_job", pk))
+                return job
+            job.state, job.finished_at, job.reason = JobState.CANCELLED, timezone.now(), "cancelled by request"
             job.save()
             _event(job, _("已取消（尚未提交到后端）。"))
             audit.record(user, "compute.job.cancel", job, {"on_backend": False})
@@ -585,7 +884,7 @@ def cancel_job(user, job: Job) -> Job:
         _event(job, _("已请求取消。"))
         audit.record(user, "compute.job.cancel", job, {"on_backend": True})
     try:
-        runners.backend_for(job.backend).cancel(job.backend_job_id)
+        runners.backend_for_pool(job.pool).cancel(job.backend_job_id)
     except JobNotFound:
         pass
     except BackendUnavailable:
@@ -598,15 +897,16 @@ def job_logs(job: Job, tail_bytes: int = LOG_TAIL_BYTES) -> str:
     if job.is_terminal or not job.backend_job_id:
         return job.log_tail
     try:
-        return runners.backend_for(job.backend).logs(job.backend_job_id, tail_bytes)
+        return runners.backend_for_pool(job.pool).logs(job.backend_job_id, tail_bytes)
     except BackendError:
         return job.log_tail
 
 
 def reconcile_jobs() -> dict:
     """Repair the platform's view of its jobs (after a restart, and periodically): submit queued jobs whose
-    retry time has come, ask every backend about the jobs it holds, send pending cancellations and return
-    the rest of long-expired vouchers. Idempotent; a backend that is down is skipped and asked next time."""
+    retry time has come (looking up first any whose earlier submission may have gone through), ask every
+    backend about the jobs it holds, send pending cancellations and return the rest of long-expired vouchers.
+    Idempotent; a backend that is down is skipped and asked next time."""
     summary = {"dispatched": 0, "updated": 0, "unavailable": [], "cancel_sent": 0, "lapsed": 0}
     now = timezone.now()
     for pk in Job.objects.filter(state=JobState.QUEUED).values_list("pk", flat=True):
@@ -614,11 +914,13 @@ def reconcile_jobs() -> dict:
         if job.next_attempt_at is None or job.next_attempt_at <= now:
             if dispatch_job(pk).state != JobState.QUEUED:
                 summary["dispatched"] += 1
-    jobs = list(Job.objects.filter(state__in=[JobState.PENDING, JobState.RUNNING]).exclude(backend_job_id=""))
-    for kind in sorted({j.backend for j in jobs}):
-        group = [j for j in jobs if j.backend == kind]
+    jobs = list(Job.objects.filter(state__in=[JobState.PENDING, JobState.RUNNING]).exclude(backend_job_id="")
+                .select_related("pool"))
+    for pool_id in sorted({j.pool_id for j in jobs}):
+        group = [j for j in jobs if j.pool_id == pool_id]
+        kind = group[0].pool.backend
         try:
-            backend = runners.backend_for(kind)
+            backend = runners.backend_for_pool(group[0].pool)
             for j in group:
                 if j.cancel_requested:
                     try:
@@ -631,7 +933,11 @@ def reconcile_jobs() -> dict:
                 apply_status(by_id[change.job_id].pk, change.after, backend)
                 summary["updated"] += 1
         except BackendUnavailable:
-            summary["unavailable"].append(kind)
+            if kind not in summary["unavailable"]:
+                summary["unavailable"].append(kind)
+    for pk in Job.objects.filter(usage_source=AWAITING_USAGE).values_list("pk", flat=True):
+        if not awaiting_usage(collect_usage(pk)):
+            summary["updated"] += 1
     summary["lapsed"] = lapse_expired_vouchers()
     return summary
 
@@ -645,12 +951,17 @@ def usage_key(job: Job, usage: Usage) -> str:
     return f"job-{job.pk}:{stamp(usage.start)}/{stamp(usage.end)}"
 
 
-def billed_seconds(elapsed_s: float) -> int:
-    """Usage is billed per started increment (default: a minute) of allocated accelerators."""
+def billed_seconds(elapsed_s: float, started: bool = False) -> int:
+    """Usage is billed per started increment (default: a minute) of allocated accelerators. A job that started
+    has started its first increment, even when the backend counts whole seconds and says 0 (Slurm)."""
     step = int(_setting("GAODI_COMPUTE_BILLING_INCREMENT_S", 60))
     if elapsed_s <= 0:
-        return 0
+        return step if started else 0
     return int(math.ceil(elapsed_s / step) * step)
+
+
+def _billable(usage: Usage) -> bool:
+    return usage.elapsed_s > 0 or usage.start is not None
 
 
 def bill_usage(job: Job, usage: Usage, key: str | None = None, actor=None) -> Redemption:
@@ -683,23 +994,26 @@ def _bill(job: Job, usage: Usage, key: str, actor) -> Redemption:
         return existing
     pool = Pool.objects.select_related("site__provider").get(pk=job.pool_id)
     provider = pool.site.provider
-    seconds = billed_seconds(usage.elapsed_s)
+    seconds = billed_seconds(usage.elapsed_s, started=usage.start is not None)
     accelerators = usage.accelerators or job.accelerators
     acc_hours = (Decimal(accelerators * seconds) / Decimal(3600)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
     list_price = (pool.price_per_hour * Decimal(accelerators * seconds) / Decimal(3600)).quantize(
         FEN, rounding=ROUND_HALF_UP)
     start = usage.start or usage.end or timezone.now()
     day = timezone.localdate(_dt(start))
-    notes: list[str] = []
+    # Notes are stored as codes with their parameters and rendered in the reader's language (explain.py).
+    notes: list[dict] = []
     usable = []
     for v in vouchers:
         if v.organization_id != org.pk:
-            notes.append(_("算力券 %(no)s 不属于本企业，未抵扣。") % {"no": v.number})
+            notes.append(explain.coded("bill.voucher_not_owned", f"voucher {v.number} is not the firm's",
+                                       voucher=v.number))
         elif not v.is_valid_on(day) or v.lapsed_at is not None:
-            notes.append(_("算力券 %(no)s 在 %(d)s 不在有效期内（%(a)s 至 %(b)s），未抵扣。")
-                         % {"no": v.number, "d": day, "a": v.valid_from, "b": v.expires_on})
+            notes.append(explain.coded("bill.voucher_not_valid", f"voucher {v.number} not valid on {day}",
+                                       voucher=v.number, day=day.isoformat(), valid_from=v.valid_from.isoformat(),
+                                       expires_on=v.expires_on.isoformat()))
         elif v.balance <= 0:
-            notes.append(_("算力券 %(no)s 余额已用完，未抵扣。") % {"no": v.number})
+            notes.append(explain.coded("bill.voucher_used_up", f"voucher {v.number} is used up", voucher=v.number))
         else:
             usable.append(v)
     by_program = {v.program.code: v for v in usable}
@@ -711,10 +1025,10 @@ def _bill(job: Job, usage: Usage, key: str, actor) -> Redemption:
         amount = min(line.amount, voucher.balance)  # never beyond the balance read under the lock
         if amount > 0:
             charges.append((voucher, line, amount))
-    for code, why in q.skipped:
+    for code, why in q.skipped_reasons:
         v = by_program.get(code)
-        notes.append(_("算力券 %(no)s（%(p)s）本次未抵扣：%(why)s") % {"no": v.number if v else code, "p": code,
-                                                                 "why": quoting.zh_note(why)})
+        notes.append(explain.coded("bill.voucher_skipped", f"voucher {v.number if v else code}: {why.note}",
+                                   voucher=v.number if v else code, program=code, reason=why.to_dict()))
     subsidy = sum((amount for _v, _l, amount in charges), ZERO)
     payable = list_price - subsidy
     memo = _("作业 #%(job)s 结算：挂牌价 %(l)s 元，算力券抵扣 %(s)s 元，企业应付 %(p)s 元") % {
@@ -737,7 +1051,8 @@ def _bill(job: Job, usage: Usage, key: str, actor) -> Redemption:
         transaction=tx)
     RedemptionLine.objects.bulk_create([
         RedemptionLine(redemption=redemption, voucher=v, program=v.program, rate=line.rate, amount=amount,
-                       note=quoting.zh_note(line.note)[:300]) for v, line, amount in charges])
+                       note=explain.render_all(line.reasons)[:300], reasons=explain.to_dicts(line.reasons))
+        for v, line, amount in charges])
     audit.record(actor, "compute.redeem", redemption, {
         "key": key, "job": job.pk, "list_price": list_price, "subsidy": subsidy, "payable": payable,
         "vouchers": {v.number: amount for v, _l, amount in charges}})

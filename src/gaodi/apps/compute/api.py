@@ -21,7 +21,7 @@ from gaodi.apps.core.api import ERRORS, PUBLIC_AUTH, PageParams, api, current_us
 from gaodi.apps.core.models import Organization
 from gaodi.apps.core.permissions import can, get_visible_or_404, require, visible
 
-from . import actions, bridge, ledger, stats
+from . import actions, bridge, explain, ledger, stats
 from .choices import (
     ApplicationState,
     BackendKind,
@@ -33,7 +33,7 @@ from .choices import (
     Region,
     Workload,
 )
-from .forms import ApplicationForm, DecisionForm, JobForm, PoolForm, ProgramForm, SiteForm
+from .forms import ApplicationForm, DecisionForm, JobForm, PoolForm, ProgramForm, SiteForm, format_options
 from .models import Job, Pool, Redemption, Site, SubsidyProgram, Voucher, VoucherApplication
 from .policies import enterprise_ids, provider_ids, subsidy_department_ids
 from .workflows import OWNER_TRANSITIONS, REVIEW_TRANSITIONS, VOUCHER_APPLICATION
@@ -84,6 +84,8 @@ class PoolOut(Schema):
     active: bool = Field(..., description="对外提供 Offered")
     in_use: int = Field(..., description="运行中作业占用的卡数 Accelerators held by running jobs")
     free: int = Field(..., description="实时可用卡数 Free accelerators now")
+    backend_options: dict | None = Field(
+        None, description="后端参数（仅提供方可见）Backend options, e.g. Slurm partition (shown to the provider only)")
 
 
 class PoolPage(Schema):
@@ -197,6 +199,12 @@ class ApplicationPage(Schema):
     items: list[ApplicationOut]
 
 
+class ReasonOut(Schema):
+    code: str = Field(..., description="原因代码 Reason code (see docs/compute-guide.md)")
+    params: dict = Field(default_factory=dict, description="参数 Parameters")
+    note: str = Field("", description="引擎的英文说明 The engine's note, in English")
+
+
 class SubsidyLineOut(Schema):
     program: str
     program_name: str = ""
@@ -204,12 +212,14 @@ class SubsidyLineOut(Schema):
     voucher: str = ""
     rate: str
     amount: str
-    note: str = ""
+    note: str = Field("", description="受何限制（按请求语言）Which limit bound, in the request's language")
+    reasons: list[ReasonOut] = Field(default_factory=list, description="同上，代码与参数 The same, as codes")
 
 
 class SkippedOut(Schema):
     program: str
     why: str
+    reason: ReasonOut | None = None
 
 
 class QuotePoolOut(Schema):
@@ -251,9 +261,11 @@ class OptionOut(Schema):
 class QuoteOut(Schema):
     recommended: OptionOut = Field(..., description="推荐方案 The recommended pool")
     alternatives: list[OptionOut] = Field(..., description="其他可行方案，按排序 Other feasible pools, ranked")
-    explanation: list[str] = Field(..., description="为什么选这个资源池 Why this pool (Chinese)")
+    explanation: list[str] = Field(..., description="为什么选这个资源池（按请求语言）Why this pool, in the request's language")
     explanation_en: str = Field(..., description="Why this pool (English, from the engine)")
+    explanation_codes: list[ReasonOut] = Field(..., description="同上，代码与参数 The same, as codes")
     rejected: dict[str, str] = Field(..., description="不可行的资源池及原因 Infeasible pools and why")
+    rejected_codes: dict[str, ReasonOut] = Field(..., description="同上，代码与参数 The same, as codes")
 
 
 class BillLineOut(Schema):
@@ -262,6 +274,7 @@ class BillLineOut(Schema):
     rate: str
     amount: str
     note: str = ""
+    reasons: list[ReasonOut] = Field(default_factory=list)
 
 
 class BillOut(Schema):
@@ -281,7 +294,8 @@ class BillOut(Schema):
     subsidy: str = Field(..., description="算力券抵扣 Charged to vouchers")
     payable: str = Field(..., description="企业应付 Payable by the firm")
     lines: list[BillLineOut]
-    notes: list[str]
+    notes: list[str] = Field(..., description="说明（按请求语言）Notes, in the request's language")
+    note_codes: list[ReasonOut] = Field(default_factory=list, description="同上，代码与参数 The same, as codes")
     created_at: datetime
 
 
@@ -289,6 +303,25 @@ class JobEventOut(Schema):
     created_at: datetime
     state: str
     message: str
+
+
+class PoolAttemptOut(Schema):
+    pool: str = Field(..., description="资源池编码 Pool")
+    backend: str
+    name: str = Field("", description="后端作业名（唯一）The job's unique name on the backend")
+    outcome: str = Field(..., description="sending, submitted, adopted, refused, unreachable, unavailable, unknown, "
+                                          "not_found")
+    outcome_label: str
+    reason: str = Field("", description="后端的回答 What the backend said")
+    backend_job_id: str = ""
+    at: str = ""
+
+
+class FailoverOut(Schema):
+    from_pool: str = Field(..., description="原资源池 The pool it left")
+    to: str
+    why: str
+    at_display: str = ""
 
 
 class JobOut(Schema):
@@ -321,8 +354,13 @@ class JobOut(Schema):
     reason: str = ""
     elapsed_s: float | None = None
     accelerator_seconds: float | None = None
-    quote: dict = Field(..., description="提交时的报价 The quote at submission")
-    placement: dict = Field(..., description="调度说明与次优方案 Why this pool, and the alternatives")
+    quote: dict = Field(..., description="运行资源池的报价（改投后为新资源池的）The quote of the pool it runs on")
+    placement: dict = Field(..., description="调度说明与次优方案（代码与参数）Why this pool, the alternatives, as codes")
+    explanation: list[str] = Field(default_factory=list, description="调度说明（按请求语言）Why this pool, rendered")
+    rejected: dict[str, str] = Field(default_factory=dict, description="不可行的资源池及原因 Infeasible pools and why")
+    pool_attempts: list[PoolAttemptOut] = Field(
+        default_factory=list, description="每次提交的结果：哪个资源池、拒绝原因 Every submission: which pool, and why refused")
+    failover: list[FailoverOut] = Field(default_factory=list, description="改投记录 Moves to another pool")
     events: list[JobEventOut] = Field(default_factory=list)
     bills: list[BillOut] = Field(default_factory=list)
 
@@ -362,6 +400,8 @@ class PoolIn(Schema):
     memory_gb: int | None = None
     price_per_hour: Decimal | None = None
     backend: str | None = Field(None, description=f"{_values(BackendKind)}")
+    backend_options: dict[str, str | int] | None = Field(
+        None, description="slurm: partition, account, gres; local: accelerators")
     active: bool | None = None
 
 
@@ -439,10 +479,12 @@ def _site(s: Site) -> dict:
             "pue": f"{s.pue}", "green_share": f"{s.green_share}", "latency_ms": f"{s.latency_ms}"}
 
 
-def _pool(p: Pool) -> dict:
+def _pool(p: Pool, user=None) -> dict:
+    own = user is not None and can(user, "change", p)
     return {"id": p.pk, "code": p.code, "site": _site(p.site), "accelerator": p.accelerator, "count": p.count,
             "per_node": p.per_node, "memory_gb": p.memory_gb, "price_per_hour": _money(p.price_per_hour),
-            "backend": p.backend, "active": p.active, "in_use": p.in_use, "free": p.free if p.active else 0}
+            "backend": p.backend, "active": p.active, "in_use": p.in_use, "free": p.free if p.active else 0,
+            "backend_options": dict(p.backend_options or {}) if own else None}
 
 
 def _program(p: SubsidyProgram) -> dict:
@@ -490,8 +532,10 @@ def _bill(b: Redemption) -> dict:
             "unit_price": _money(b.unit_price), "list_price": _money(b.list_price), "subsidy": _money(b.subsidy),
             "payable": _money(b.payable),
             "lines": [{"voucher": line.voucher.number, "program": line.program.code, "rate": f"{line.rate}",
-                       "amount": _money(line.amount), "note": line.note} for line in b.lines.all()],
-            "notes": list(b.notes), "created_at": b.created_at}
+                       "amount": _money(line.amount), "note": line.note_text, "reasons": list(line.reasons or [])}
+                      for line in b.lines.all()],
+            "notes": b.note_texts, "note_codes": [n for n in b.notes if isinstance(n, dict)],
+            "created_at": b.created_at}
 
 
 def _job(j: Job, full: bool = False) -> dict:
@@ -507,6 +551,11 @@ def _job(j: Job, full: bool = False) -> dict:
             "elapsed_s": j.elapsed_s, "accelerator_seconds": j.accelerator_seconds, "quote": j.quote,
             "placement": j.placement}
     if full:
+        placement = j.placement or {}
+        data["explanation"] = [explain.render(line) for line in placement.get("explanation", [])]
+        data["rejected"] = {code: explain.render(why) for code, why in sorted(placement.get("rejected", {}).items())}
+        data["pool_attempts"] = actions.attempt_rows(j)
+        data["failover"] = actions.failover_rows(j)
         data["events"] = [{"created_at": e.created_at, "state": e.state, "message": e.message} for e in j.events.all()]
         data["bills"] = [_bill(b) for b in j.redemptions.select_related("pool", "provider")
                          .prefetch_related("lines__voucher", "lines__program")]
@@ -579,15 +628,16 @@ def list_pools(request, params: Query[PageParams]):
     """全部资源池：型号、数量、实时可用、挂牌价。All pools with live free capacity and list price."""
     qs = visible(current_user(request), Pool, _pools_qs())
     result = page(qs, params, lambda p: p)
-    result["items"] = [_pool(p) for p in bridge.with_capacity(result["items"])]
+    result["items"] = [_pool(p, current_user(request)) for p in bridge.with_capacity(result["items"])]
     return result
 
 
 @router.get("/pools/{pool_id}", response={200: PoolOut, 404: ERRORS[404]}, auth=PUBLIC_AUTH,
             summary="一个资源池 One pool")
 def get_pool(request, pool_id: int):
-    pool = get_visible_or_404(current_user(request), Pool, pk=pool_id)
-    return _pool(bridge.with_capacity([pool])[0])
+    user = current_user(request)
+    pool = get_visible_or_404(user, Pool, pk=pool_id)
+    return _pool(bridge.with_capacity([pool])[0], user)
 
 
 @router.get("/sites", response=list[SiteOut], auth=PUBLIC_AUTH, summary="算力站点 Sites")
@@ -644,10 +694,11 @@ def create_pool(request, payload: PoolIn):
     ids = provider_ids(user)
     if not ids:
         raise PermissionDenied(_("只有算力提供方的成员可以登记站点和资源池。"))
-    data = _form_data(payload.model_dump(exclude_unset=True))
+    data = _pool_form_data(payload)
     data.setdefault("active", True)
     pool = actions.create_pool(user, PoolForm(data=data, provider_ids=ids))
-    return Status(201, _pool(bridge.with_capacity([Pool.objects.select_related("site__provider").get(pk=pool.pk)])[0]))
+    return Status(201, _pool(bridge.with_capacity([Pool.objects.select_related("site__provider").get(pk=pool.pk)])[0],
+                             user))
 
 
 @router.patch("/pools/{pool_id}", response={200: PoolOut, **ERRORS}, summary="修改资源池 Update a pool")
@@ -655,9 +706,19 @@ def update_pool(request, pool_id: int, payload: PoolIn):
     user = current_user(request)
     pool = get_visible_or_404(user, Pool, pk=pool_id)
     require(user, "change", pool)
-    data = {**_current(pool, _POOL_FIELDS), **_form_data(payload.model_dump(exclude_unset=True))}
+    data = {**_current(pool, _POOL_FIELDS), "backend_options": format_options(pool.backend_options),
+            **_pool_form_data(payload)}
     pool = actions.update_pool(user, pool, PoolForm(data=data, instance=pool, provider_ids=provider_ids(user)))
-    return _pool(bridge.with_capacity([Pool.objects.select_related("site__provider").get(pk=pool.pk)])[0])
+    return _pool(bridge.with_capacity([Pool.objects.select_related("site__provider").get(pk=pool.pk)])[0], user)
+
+
+def _pool_form_data(payload: PoolIn) -> dict:
+    values = payload.model_dump(exclude_unset=True)
+    options = values.pop("backend_options", None)
+    data = _form_data(values)
+    if options is not None:
+        data["backend_options"] = format_options(options)
+    return data
 
 
 # ---- department: programmes, review, dashboard ----------------------------------------------------
@@ -796,7 +857,8 @@ def quote(request, payload: JobIn):
     result = actions.quote_job(user, organization, form)
     return {"recommended": result.options[0], "alternatives": result.options[1:],
             "explanation": result.explanation, "explanation_en": result.placement.explain(),
-            "rejected": result.rejected}
+            "explanation_codes": result.explanation_codes, "rejected": result.rejected,
+            "rejected_codes": result.rejected_codes}
 
 
 def _jobs():

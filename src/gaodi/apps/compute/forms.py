@@ -18,7 +18,7 @@ from gaodi.apps.core.models import Organization
 from gaodi.engines.compute.backends import MAX_SCRIPT_BYTES
 from gaodi.engines.compute.backends.base import MAX_ACCELERATORS
 
-from . import bridge
+from . import bridge, runners
 from .choices import DataGrade, Level, Preference, Region, Workload
 from .models import Pool, Site, SubsidyProgram, Voucher, VoucherApplication
 
@@ -51,15 +51,23 @@ class SiteForm(forms.ModelForm):
         return data
 
 
+def format_options(options: dict) -> str:
+    return "\n".join(f"{k}={v}" for k, v in sorted((options or {}).items()))
+
+
 class PoolForm(forms.ModelForm):
     accelerator = forms.ChoiceField(label=_("加速卡型号"), choices=())
     memory_gb = forms.IntegerField(label=_("单卡显存（GB）"), required=False, min_value=1, max_value=4096,
                                    help_text=_("留空则取该型号的标准显存。"))
+    backend_options = forms.CharField(
+        label=_("后端参数"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("每行一项“名称=值”。Slurm：partition（分区）、account（账户）、gres（加速卡的通用资源名，none 表示不按通用资源申请）；"
+                    "本地进程：accelerators（本机可用加速卡数）。可留空。"))
 
     class Meta:
         model = Pool
         fields = ("site", "code", "accelerator", "count", "per_node", "memory_gb", "price_per_hour", "backend",
-                  "active")
+                  "backend_options", "active")
 
     def __init__(self, *args, provider_ids=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -77,9 +85,29 @@ class PoolForm(forms.ModelForm):
         self.fields["accelerator"].choices = choices
         self.fields["accelerator"].error_messages["invalid_choice"] = _(
             "未知的加速卡型号“%(value)s”：请从列表中选择；如需新增型号，请联系平台运营方。")
+        if not self.is_bound and self.instance.pk:
+            self.initial["backend_options"] = format_options(self.instance.backend_options)
+
+    def clean_backend_options(self):
+        options = {}
+        for number, line in enumerate((self.cleaned_data.get("backend_options") or "").splitlines(), start=1):
+            line = line.strip()
+            if not line:
+                continue
+            key, sep, value = line.partition("=")
+            if not sep or not key.strip():
+                raise forms.ValidationError(gettext("第 %(n)d 行“%(line)s”应写成“名称=值”，如 partition=gpu。")
+                                            % {"n": number, "line": line[:40]})
+            options[key.strip()] = value.strip()
+        return options
 
     def clean(self):
         data = super().clean()
+        if "backend_options" in data and data.get("backend"):
+            try:
+                data["backend_options"] = runners.clean_pool_options(data["backend"], data["backend_options"])
+            except ValueError as exc:
+                self.add_error("backend_options", str(exc))
         if self.instance.pk and not data.get("site") and "site" not in self.errors:
             data["site"] = self.instance.site
         if not data.get("per_node") and "per_node" not in self.errors:
@@ -271,6 +299,7 @@ class JobForm(forms.Form):
                 for v in bridge.usable_vouchers(organization)]
             if not self.is_bound:
                 self.initial.setdefault("vouchers", [c[0] for c in self.fields["vouchers"].choices])
+        self.pools = pools
         self.largest_pool = max((p.count for p in pools), default=0)
 
     def clean_script(self):
@@ -312,7 +341,33 @@ class JobForm(forms.Form):
                                % {"h": f"{hours:g}"})
         if data.get("data_size_gb") is None:
             data["data_size_gb"] = Decimal("0")
+        self._check_largest_able_pool(data)
         return data
+
+    def _check_largest_able_pool(self, data: dict) -> None:
+        """More accelerators than the largest pool that could take the job (an accepted model; in the data's
+        region when the data may not leave it) is refused on the field, naming that pool."""
+        n, models = data.get("accelerators"), data.get("accelerator_models")
+        if not n or not models or "accelerators" in self.errors:
+            return
+        region = data.get("data_region")
+        must_stay = not data.get("data_may_leave") or data.get("data_grade") in (DataGrade.IMPORTANT, DataGrade.CORE)
+        able = [p for p in self.pools if (bridge.canonical_accelerator(p.accelerator) or p.accelerator) in models
+                and (not must_stay or p.site.region == region)]
+        if not able:
+            return  # nothing can take it at all: the placement says why, pool by pool
+        biggest = max(able, key=lambda p: (p.count, p.code))
+        if n <= biggest.count:
+            return
+        values = {"models": " / ".join(models), "pool": biggest.code, "max": biggest.count,
+                  "region": Region(region).label if region in Region.values else region}
+        if must_stay:
+            message = gettext("数据不能离开%(region)s，该地区 %(models)s 型号最大的资源池 %(pool)s 只有 %(max)d 张卡："
+                              "请把加速卡数调到 %(max)d 以下、接受其他型号或拆分作业。") % values
+        else:
+            message = gettext("%(models)s 型号最大的资源池 %(pool)s 只有 %(max)d 张卡："
+                              "请把加速卡数调到 %(max)d 以下、接受其他型号或拆分作业。") % values
+        self.add_error("accelerators", message)
 
 
 def check_vouchers(organization, vouchers, on=None) -> None:

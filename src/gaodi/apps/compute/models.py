@@ -89,6 +89,9 @@ class Pool(models.Model):
         validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("10000"))],
         help_text=_("每张加速卡每小时的挂牌价，未扣除算力券补贴。"))
     backend = models.CharField(_("调度后端"), max_length=10, choices=BackendKind.choices, default=BackendKind.LOCAL)
+    backend_options = models.JSONField(
+        _("后端参数"), default=dict, blank=True,
+        help_text=_("该资源池在调度后端上的参数，如 Slurm 的分区（partition）和账户（account）。"))
     active = models.BooleanField(_("对外提供"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -286,6 +289,12 @@ class Job(models.Model):
                              db_index=True)
     backend = models.CharField(_("调度后端"), max_length=10, choices=BackendKind.choices)
     backend_job_id = models.CharField(_("后端作业号"), max_length=100, blank=True)
+    # The job's name on the backend: unique per job and pool, so that a submission whose answer was lost
+    # can be looked up before the job is submitted again (never twice).
+    backend_name = models.CharField(_("后端作业名"), max_length=100, blank=True)
+    # One entry per submission attempt: pool, backend, name, outcome (sending, submitted, adopted, refused,
+    # unreachable, unavailable, unknown), what the backend said, when. The failover trail.
+    pool_attempts = models.JSONField(_("各资源池的提交记录"), default=list, blank=True)
     attempts = models.PositiveIntegerField(_("提交尝试次数"), default=0)
     last_error = models.TextField(_("最近一次错误"), blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -443,6 +452,13 @@ class Redemption(InsertOnlyModel):
     def __str__(self) -> str:
         return f"{self.idempotency_key}: ¥{self.list_price}"
 
+    @property
+    def note_texts(self) -> list[str]:
+        """The bill's notes in the reader's language (stored as codes; older bills hold plain text)."""
+        from .explain import render
+
+        return [render(n) for n in self.notes]
+
 
 class RedemptionLine(InsertOnlyModel):
     redemption = models.ForeignKey(Redemption, on_delete=models.PROTECT, related_name="lines")
@@ -451,6 +467,7 @@ class RedemptionLine(InsertOnlyModel):
     rate = models.DecimalField(_("适用比例"), max_digits=5, decimal_places=4)
     amount = _money_field(_("抵扣金额（元）"))
     note = models.CharField(_("说明"), max_length=300, blank=True)
+    reasons = models.JSONField(_("说明（代码与参数）"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("补贴明细")
@@ -459,3 +476,10 @@ class RedemptionLine(InsertOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.voucher_id}: {self.amount}"
+
+    @property
+    def note_text(self) -> str:
+        """Why the line was cut, in the reader's language (from the stored codes when there are any)."""
+        from .explain import render_all
+
+        return render_all(self.reasons) if self.reasons else self.note

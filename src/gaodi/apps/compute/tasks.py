@@ -36,7 +36,7 @@ def poll_job(job_id: int) -> str:
     from . import actions
 
     job = actions.refresh_job(job_id)
-    if job.on_backend:
+    if job.on_backend or actions.awaiting_usage(job):
         schedule(poll_job, job_id, delay_s=actions.poll_interval())
     return job.state
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.db.models import Sum
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -18,10 +20,11 @@ from gaodi.apps.core.models import Organization
 from gaodi.apps.core.permissions import can, get_visible_or_404, require, visible
 from gaodi.apps.core.viewutils import error_messages as _messages
 from gaodi.apps.core.viewutils import errors_to_form as _errors_to_form
+from gaodi.apps.core.viewutils import form_view
 from gaodi.apps.core.viewutils import paginate as _page
 
-from . import actions, bridge, ledger, stats
-from .choices import ApplicationState
+from . import actions, bridge, explain, exports, ledger, stats
+from .choices import ApplicationState, JobState
 from .forms import ApplicationForm, DecisionForm, JobForm, PoolForm, ProgramForm, SiteForm
 from .models import Job, Pool, Redemption, Site, SubsidyProgram, Voucher, VoucherApplication
 from .policies import enterprise_ids, provider_ids, subsidy_department_ids
@@ -54,10 +57,35 @@ def _department(request) -> Organization:
 
 # ---- public -------------------------------------------------------------------------------------
 
+def _export_format(request):
+    """The requested export format, None for the page; a bad one is a 400 answer (returned as the 2nd item)."""
+    fmt = request.GET.get("format")
+    if fmt and fmt not in exports.FORMATS:
+        return None, HttpResponseBadRequest(_("不支持的导出格式：请使用 csv、xlsx 或 json。"))
+    return fmt, None
+
+
+def _query(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("format", None)
+    return query.urlencode()
+
+
 def public(request):
-    """Capacity, prices and the hubs (Art. 12-13), and the programmes open today."""
+    """Capacity, prices and the hubs (Art. 12-13), and the programmes open today. `?format=csv|xlsx|json`
+    exports the pools (or, with `table=hubs`, the hubs)."""
     today = timezone.localdate()
     summary = stats.public_summary()
+    fmt, bad = _export_format(request)
+    if bad:
+        return bad
+    if fmt:
+        meta = {"title": "公共算力资源与挂牌价 Public compute capacity and list prices",
+                "generated_at": timezone.now().isoformat(), "total": summary["total"], "free": summary["free"]}
+        if request.GET.get("table") == "hubs":
+            return exports.export(exports.hub_rows(summary), exports.HUB_COLUMNS, fmt, "gaodi-compute-hubs", meta)
+        return exports.export(exports.pool_rows(summary), exports.POOL_COLUMNS, fmt, "gaodi-compute-pools", meta)
     programs = SubsidyProgram.objects.filter(valid_to__gte=today).select_related("department").order_by("valid_to")
     return render(request, "compute/public.html", {
         **summary, "programs": programs, "today": today,
@@ -102,20 +130,17 @@ def provider_home(request):
     return render(request, "compute/provider.html", {"sites": sites, "pools": pools})
 
 
+def _pool_url(pool) -> str:
+    return reverse("compute:pool_detail", args=[pool.pk])
+
+
 @login_required
 def site_create(request):
     provider = _provider(request)
-    form = SiteForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.create_site(request.user, provider, form)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, _("站点已登记。"))
-            return redirect("compute:provider")
-    return render(request, "compute/form.html", {"form": form, "title": _("登记算力站点"), "organization": provider,
-                                                 "back": "compute:provider"})
+    return form_view(request, SiteForm(request.POST or None),
+                     lambda form: actions.create_site(request.user, provider, form),
+                     template="compute/form.html", success=_("站点已登记。"), next_url="compute:provider",
+                     context={"title": _("登记算力站点"), "organization": provider, "back": "compute:provider"})
 
 
 @login_required
@@ -123,17 +148,10 @@ def site_edit(request, pk: int):
     site = get_visible_or_404(request.user, Site, pk=pk)
     if not can(request.user, "change", site):
         raise Http404
-    form = SiteForm(request.POST or None, instance=site)
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.update_site(request.user, site, form)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, _("站点已更新。"))
-            return redirect("compute:provider")
-    return render(request, "compute/form.html", {"form": form, "title": _("修改算力站点"), "organization": site.provider,
-                                                 "back": "compute:provider"})
+    return form_view(request, SiteForm(request.POST or None, instance=site),
+                     lambda form: actions.update_site(request.user, site, form),
+                     template="compute/form.html", success=_("站点已更新。"), next_url="compute:provider",
+                     context={"title": _("修改算力站点"), "organization": site.provider, "back": "compute:provider"})
 
 
 @login_required
@@ -141,16 +159,10 @@ def pool_create(request):
     ids = provider_ids(request.user)
     if not ids:
         raise PermissionDenied(_("只有算力提供方的成员可以登记站点和资源池。"))
-    form = PoolForm(request.POST or None, provider_ids=ids)
-    if request.method == "POST" and form.is_valid():
-        try:
-            pool = actions.create_pool(request.user, form)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, _("资源池已登记。"))
-            return redirect("compute:pool_detail", pk=pool.pk)
-    return render(request, "compute/form.html", {"form": form, "title": _("登记算力资源池"), "back": "compute:provider"})
+    return form_view(request, PoolForm(request.POST or None, provider_ids=ids),
+                     lambda form: actions.create_pool(request.user, form),
+                     template="compute/form.html", success=_("资源池已登记。"), next_url=_pool_url,
+                     context={"title": _("登记算力资源池"), "back": "compute:provider"})
 
 
 @login_required
@@ -158,16 +170,10 @@ def pool_edit(request, pk: int):
     pool = get_visible_or_404(request.user, Pool, pk=pk)
     if not can(request.user, "change", pool):
         raise Http404
-    form = PoolForm(request.POST or None, instance=pool, provider_ids=provider_ids(request.user))
-    if request.method == "POST" and form.is_valid():
-        try:
-            pool = actions.update_pool(request.user, pool, form)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, _("资源池已更新。"))
-            return redirect("compute:pool_detail", pk=pool.pk)
-    return render(request, "compute/form.html", {"form": form, "title": _("修改算力资源池"), "back": "compute:provider"})
+    return form_view(request, PoolForm(request.POST or None, instance=pool, provider_ids=provider_ids(request.user)),
+                     lambda form: actions.update_pool(request.user, pool, form),
+                     template="compute/form.html", success=_("资源池已更新。"), next_url=_pool_url,
+                     context={"title": _("修改算力资源池"), "back": "compute:provider"})
 
 
 # ---- enterprise workspace -----------------------------------------------------------------------
@@ -186,21 +192,63 @@ def workspace(request):
         "today": timezone.localdate()})
 
 
+def _application_url(application) -> str:
+    return reverse("compute:application_detail", args=[application.pk])
+
+
+def _job_rows_qs(request):
+    ids = enterprise_ids(request.user)
+    if not ids and not request.user.is_superuser:
+        raise PermissionDenied(_("只有企业成员可以申请算力券和提交算力作业。"))
+    return visible(request.user, Job)
+
+
+@login_required
+def job_list(request):
+    """The enterprise's jobs, filtered by state, with exports (its own rows only)."""
+    qs = (_job_rows_qs(request).select_related("organization", "pool").prefetch_related("redemptions")
+          .order_by("-created_at", "-id"))
+    state = request.GET.get("state") or ""
+    if state in JobState.values:
+        qs = qs.filter(state=state)
+    fmt, bad = _export_format(request)
+    if bad:
+        return bad
+    if fmt:
+        return exports.export((exports.job_row(j) for j in qs[:50000]), exports.JOB_COLUMNS, fmt, "gaodi-compute-jobs",
+                              {"title": "算力作业 Compute jobs", "generated_at": timezone.now().isoformat()})
+    return render(request, "compute/job_list.html", {"page": _page(request, qs), "query": _query(request),
+                                                     "states": JobState.choices, "state": state})
+
+
+@login_required
+def bill_list(request):
+    """The enterprise's bills (one per usage period of a job), with exports."""
+    jobs = _job_rows_qs(request)
+    qs = (Redemption.objects.filter(job__in=jobs).select_related("job", "organization", "pool", "provider")
+          .prefetch_related("lines__voucher", "lines__program").order_by("-created_at", "-id"))
+    fmt, bad = _export_format(request)
+    if bad:
+        return bad
+    if fmt:
+        return exports.export((exports.bill_row(b) for b in qs[:50000]), exports.BILL_COLUMNS, fmt,
+                              "gaodi-compute-bills", {"title": "算力账单 Compute bills",
+                                                      "generated_at": timezone.now().isoformat()})
+    totals = qs.aggregate(list_price=Sum("list_price"), subsidy=Sum("subsidy"), payable=Sum("payable"))
+    return render(request, "compute/bill_list.html", {"page": _page(request, qs), "query": _query(request),
+                                                      "totals": totals})
+
+
 @login_required
 def application_create(request):
     organization = _enterprise(request)
     initial = {"program": request.GET.get("program")} if request.GET.get("program", "").isdigit() else None
-    form = ApplicationForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            application = actions.create_application(request.user, organization, form, submit=True)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, _("申请已提交，等待主管部门审核。"))
-            return redirect("compute:application_detail", pk=application.pk)
-    return render(request, "compute/form.html", {"form": form, "title": _("申请算力券"), "organization": organization,
-                                                 "back": "compute:workspace", "submit_label": _("提交申请")})
+    return form_view(request, ApplicationForm(request.POST or None, initial=initial),
+                     lambda form: actions.create_application(request.user, organization, form, submit=True),
+                     template="compute/form.html", success=_("申请已提交，等待主管部门审核。"),
+                     next_url=_application_url,
+                     context={"title": _("申请算力券"), "organization": organization, "back": "compute:workspace",
+                              "submit_label": _("提交申请")})
 
 
 @login_required
@@ -209,18 +257,11 @@ def application_edit(request, pk: int):
     if application.organization_id not in enterprise_ids(request.user):
         raise Http404
     require(request.user, "change", application)
-    form = ApplicationForm(request.POST or None, instance=application)
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.update_application(request.user, application, form, submit=True)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, _("申请已修改并重新提交。"))
-            return redirect("compute:application_detail", pk=application.pk)
-    return render(request, "compute/form.html", {"form": form, "title": _("修改算力券申请"),
-                                                 "organization": application.organization, "back": "compute:workspace",
-                                                 "submit_label": _("保存并重新提交")})
+    return form_view(request, ApplicationForm(request.POST or None, instance=application),
+                     lambda form: actions.update_application(request.user, application, form, submit=True),
+                     template="compute/form.html", success=_("申请已修改并重新提交。"), next_url=_application_url,
+                     context={"title": _("修改算力券申请"), "organization": application.organization,
+                              "back": "compute:workspace", "submit_label": _("保存并重新提交")})
 
 
 @login_required
@@ -300,9 +341,15 @@ def job_detail(request, pk: int):
 
 def _job_context(request, job: Job) -> dict:
     bills = list(job.redemptions.prefetch_related("lines__voucher", "lines__program"))
+    placement = job.placement or {}
+    attempts = actions.attempt_rows(job)
     return {"job": job, "events": job.events.all(), "bills": bills, "can_cancel": not job.is_terminal
             and can(request.user, "cancel", job), "logs": actions.job_logs(job, 16 * 1024),
-            "polling": not job.is_terminal, "vouchers": job.vouchers.all()}
+            "polling": not job.is_terminal, "vouchers": job.vouchers.all(),
+            "explanation": [explain.render(line) for line in placement.get("explanation", [])],
+            "rejected": {code: explain.render(why) for code, why in sorted(placement.get("rejected", {}).items())},
+            "attempts": attempts, "failovers": actions.failover_rows(job),
+            "refusals": [a for a in attempts if a["outcome"] in (actions.REFUSED, actions.UNREACHABLE)]}
 
 
 @login_required
@@ -353,6 +400,37 @@ def review_queue(request):
 
 
 @login_required
+def application_list(request):
+    """Every voucher application to the department's programmes (drafts are the firms' own), by state and
+    programme, with exports: what the department handled, not only what waits."""
+    departments = subsidy_department_ids(request.user)
+    if not departments and not request.user.is_superuser:
+        raise PermissionDenied(_("只有主管算力补贴的部门审核员或管理员可以查看算力券申请。"))
+    qs = visible(request.user, VoucherApplication).exclude(state=ApplicationState.DRAFT)
+    if not request.user.is_superuser:
+        qs = qs.filter(program__department_id__in=departments)
+    programs = SubsidyProgram.objects.filter(pk__in=qs.values("program_id")).order_by("code")
+    state, program = request.GET.get("state") or "", request.GET.get("program") or ""
+    if state in ApplicationState.values:
+        qs = qs.filter(state=state)
+    if program.isdigit():
+        qs = qs.filter(program_id=int(program))
+    qs = (qs.select_related("organization", "program", "program__department", "voucher")
+          .order_by("-submitted_at", "-id"))
+    fmt, bad = _export_format(request)
+    if bad:
+        return bad
+    if fmt:
+        return exports.export((exports.application_row(a) for a in qs[:50000]), exports.APPLICATION_COLUMNS, fmt,
+                              "gaodi-voucher-applications", {"title": "算力券申请 Compute voucher applications",
+                                                             "generated_at": timezone.now().isoformat()})
+    states = [(v, label) for v, label in ApplicationState.choices if v != ApplicationState.DRAFT]
+    return render(request, "compute/application_list.html", {
+        "page": _page(request, qs), "query": _query(request), "states": states, "state": state,
+        "programs": programs, "program": program})
+
+
+@login_required
 def review_application(request, pk: int):
     application = get_visible_or_404(request.user, VoucherApplication, pk=pk)
     require(request.user, "review", application)
@@ -395,23 +473,20 @@ def review_transition(request, pk: int, name: str):
     return redirect("compute:review_queue")
 
 
+def _program_url(program) -> str:
+    return reverse("compute:program_detail", args=[program.pk])
+
+
 @login_required
 def program_create(request):
     departments = list(Organization.objects.filter(pk__in=subsidy_department_ids(request.user)))
     if not departments:
         raise PermissionDenied(_("只有主管算力补贴的部门审核员或管理员可以设立补贴项目。"))
-    form = ProgramForm(request.POST or None, departments=departments)
-    if request.method == "POST" and form.is_valid():
-        department = form.cleaned_data.get("department") or departments[0]
-        try:
-            program = actions.create_program(request.user, department, form)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, _("补贴项目已设立，预算已记入账本。"))
-            return redirect("compute:program_detail", pk=program.pk)
-    return render(request, "compute/form.html", {"form": form, "title": _("设立算力补贴项目"),
-                                                 "back": "compute:program_list"})
+    return form_view(request, ProgramForm(request.POST or None, departments=departments),
+                     lambda form: actions.create_program(
+                         request.user, form.cleaned_data.get("department") or departments[0], form),
+                     template="compute/form.html", success=_("补贴项目已设立，预算已记入账本。"), next_url=_program_url,
+                     context={"title": _("设立算力补贴项目"), "back": "compute:program_list"})
 
 
 @login_required
@@ -419,17 +494,10 @@ def program_edit(request, pk: int):
     program = get_visible_or_404(request.user, SubsidyProgram, pk=pk)
     if not can(request.user, "change", program):
         raise Http404
-    form = ProgramForm(request.POST or None, instance=program)
-    if request.method == "POST" and form.is_valid():
-        try:
-            program = actions.update_program(request.user, program, form)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, _("补贴项目已更新。"))
-            return redirect("compute:program_detail", pk=program.pk)
-    return render(request, "compute/form.html", {"form": form, "title": _("修改算力补贴项目"),
-                                                 "back": "compute:program_list"})
+    return form_view(request, ProgramForm(request.POST or None, instance=program),
+                     lambda form: actions.update_program(request.user, program, form),
+                     template="compute/form.html", success=_("补贴项目已更新。"), next_url=_program_url,
+                     context={"title": _("修改算力补贴项目"), "back": "compute:program_list"})
 
 
 @login_required

@@ -24,3 +24,25 @@ def error_messages(exc: ValidationError) -> list[str]:
     if hasattr(exc, "error_dict"):
         return [m for errors in exc.message_dict.values() for m in errors]
     return list(exc.messages)
+
+
+def form_view(request, form, action, *, template: str, context: dict | None = None, success: str = "",
+              next_url=None):
+    """The usual body of a form page: on a POST with a valid form, call `action(form)` (an action function
+    that validates again and raises ValidationError keyed by field); on success flash `success` and
+    redirect to `next_url` (a URL or URL name, or a callable given the action's result that returns one);
+    otherwise, and on GET, render `template` with the form (and its field errors) and `context`."""
+    from django.contrib import messages
+    from django.shortcuts import redirect, render
+
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = action(form)
+        except ValidationError as exc:
+            errors_to_form(form, exc)
+        else:
+            if success:
+                messages.success(request, success)
+            target = next_url(result) if callable(next_url) else next_url
+            return redirect(target)
+    return render(request, template, {**(context or {}), "form": form})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class ComputeInputError(ValueError):
     """Bad input to the compute engine. ``field`` names what is wrong; ``fix`` says what to do.
@@ -36,9 +39,14 @@ class SubsidyError(ComputeInputError):
 
 
 class NoFeasiblePool(LookupError):
-    """No pool in the catalog can run the request; ``reasons`` maps each pool id to why not."""
+    """No pool in the catalog can run the request; ``reasons`` maps each pool id to why not.
 
-    def __init__(self, message: str, reasons: dict[str, str]) -> None:
+    ``codes`` maps each pool id to the same reason with its code and parameters (a
+    :class:`gaodi.engines.compute.reasons.Reason`), when the placement gave one.
+    """
+
+    def __init__(self, message: str, reasons: dict[str, str], codes: Mapping[str, Any] | None = None) -> None:
         self.reasons = reasons
+        self.codes = dict(codes or {})
         lines = "; ".join(f"{pool}: {why}" for pool, why in sorted(reasons.items()))
         super().__init__(f"{message}. {lines}" if lines else message)

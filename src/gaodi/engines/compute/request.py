@@ -1,8 +1,9 @@
 """A job request: what a firm asks the platform to run, and the checks it must pass first.
 
 :func:`validate_request` refuses bad requests with :class:`RequestError` (a ValueError), naming the
-field and the fix: negative or absurd resources, an unknown accelerator, a deadline in the past or
-too close to finish the job, a data region nobody offers when the data may not leave it.
+field and the fix: negative or absurd resources (more accelerators than the largest pool of an acceptable
+model has, naming that pool), an unknown accelerator, a deadline in the past or too close to finish the
+job, a data region nobody offers when the data may not leave it.
 
 Data residency: data that "may not leave" its region (``data_may_leave=False``), or whose grade is
 *important* (重要数据) or *core* (核心数据) under the Data Security Law's grading, is only ever placed on
@@ -115,6 +116,19 @@ def validate_request(request: JobRequest, catalog: Catalog, now: datetime) -> Jo
     if r.data_must_stay and region not in catalog.regions:
         raise RequestError("data_region", f"no site is in {region!r} and the data may not leave it",
                            f"sites exist in {', '.join(sorted(catalog.regions))}; or allow the data to move")
+    # More than the largest pool that could take the job (right model; in the data's region when the data
+    # must stay) is refused here, naming that pool, rather than as "no feasible pool" later.
+    able = [p for p in catalog.pools.values() if p.accelerator in models
+            and (not r.data_must_stay or catalog.site_of(p).region == region)]
+    if able:
+        biggest = max(able, key=lambda p: (p.count, p.id))
+        if r.accelerators > biggest.count:
+            where = f" in {region}" if r.data_must_stay else ""
+            raise RequestError(
+                "accelerators",
+                f"{r.accelerators} is more than any {'/'.join(models)} pool{where} has "
+                f"(largest: {biggest.id} with {biggest.count})",
+                f"ask for at most {biggest.count}, accept another accelerator model, or split the job")
     if not math.isfinite(r.data_size_gb) or r.data_size_gb < 0 or r.data_size_gb > MAX_DATA_GB:
         raise RequestError("data_size_gb", f"{r.data_size_gb!r} is out of range", f"give 0 to {MAX_DATA_GB:g} GB")
     if r.deadline is not None:

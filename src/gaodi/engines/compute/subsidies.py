@@ -29,6 +29,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from gaodi.engines.compute.errors import SubsidyError
+from gaodi.engines.compute.reasons import Reason, join_notes
 
 ZERO = Decimal("0")
 ONE = Decimal("1")
@@ -71,16 +72,24 @@ class Eligibility:
 
     def check(self, enterprise: Enterprise, on: date) -> str | None:
         """None when eligible, else the reason in plain words."""
+        reason = self.reason(enterprise, on)
+        return None if reason is None else reason.note
+
+    def reason(self, enterprise: Enterprise, on: date) -> Reason | None:
+        """None when eligible, else why not, with its code (see :mod:`.reasons`)."""
         if self.sme and not enterprise.is_sme:
-            return "only for small and medium enterprises"
+            return Reason("subsidy.sme_only", {}, "only for small and medium enterprises")
         if self.max_startup_age_years is not None:
+            years = f"{self.max_startup_age_years:g}"
             age = enterprise.age_years(on)
             if age is None:
-                return "only for start-ups, and the firm's founding date is unknown"
+                return Reason("subsidy.startup_age_unknown", {"max_years": years},
+                              "only for start-ups, and the firm's founding date is unknown")
             if age > self.max_startup_age_years:
-                return f"only for start-ups founded at most {self.max_startup_age_years:g} years ago"
+                return Reason("subsidy.startup_too_old", {"max_years": years},
+                              f"only for start-ups founded at most {years} years ago")
         if self.large_model_developer and not enterprise.large_model_developer:
-            return "only for large-model developers"
+            return Reason("subsidy.large_model_only", {}, "only for large-model developers")
         return None
 
 
@@ -119,13 +128,21 @@ class SubsidyProgram:
 
     def why_not(self, enterprise: Enterprise, on: date, provider: str | None) -> str | None:
         """None when the program applies to this firm, day and provider; else the reason."""
+        reason = self.why_not_reason(enterprise, on, provider)
+        return None if reason is None else reason.note
+
+    def why_not_reason(self, enterprise: Enterprise, on: date, provider: str | None) -> Reason | None:
+        """:meth:`why_not` with its code (see :mod:`.reasons`)."""
         if not self.valid_from <= on <= self.valid_to:
-            return f"valid {self.valid_from} to {self.valid_to}"
+            return Reason("subsidy.not_valid", {"valid_from": self.valid_from.isoformat(),
+                                                "valid_to": self.valid_to.isoformat()},
+                          f"valid {self.valid_from} to {self.valid_to}")
         if self.level is Level.DISTRICT and enterprise.district != self.district:
-            return f"only for firms registered in {self.district}"
+            return Reason("subsidy.wrong_district", {"district": self.district or ""},
+                          f"only for firms registered in {self.district}")
         if self.providers is not None and provider not in self.providers:
-            return "not for this provider"
-        return self.eligibility.check(enterprise, on)
+            return Reason("subsidy.wrong_provider", {"provider": provider or ""}, "not for this provider")
+        return self.eligibility.reason(enterprise, on)
 
 
 @dataclass(frozen=True)
@@ -166,6 +183,7 @@ class SubsidyLine:
     rate: Decimal  # the rate applied after the stacking caps
     amount: Decimal
     note: str = ""  # which limit bound, in plain words, if any
+    reasons: tuple[Reason, ...] = ()  # the same, with codes and parameters (see .reasons)
 
 
 @dataclass(frozen=True)
@@ -175,6 +193,7 @@ class Quote:
     list_price: Decimal
     lines: tuple[SubsidyLine, ...]
     skipped: tuple[tuple[str, str], ...]  # (program, why it does not apply)
+    skipped_reasons: tuple[tuple[str, Reason], ...] = ()  # the same, with codes and parameters
 
     @property
     def subsidy(self) -> Decimal:
@@ -225,45 +244,54 @@ def quote(
                  else max(ZERO, rules.enterprise_annual_cap - ledger.firm_year[(enterprise.id, year)]))
     price_left = list_price
     lines: list[SubsidyLine] = []
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[str, Reason]] = []
     for program in _order(programs):
-        why = program.why_not(enterprise, on, provider)
+        why = program.why_not_reason(enterprise, on, provider)
         if why is not None:
             skipped.append((program.code, why))
             continue
         room = combined_left if program.level is Level.DISTRICT else min(city_left, combined_left)
         rate = min(program.rate, room)
         if rate <= ZERO:
-            skipped.append((program.code, "the stacking cap is already reached"))
+            skipped.append((program.code, Reason("subsidy.stacking_cap_reached", {},
+                                                 "the stacking cap is already reached")))
             continue
-        notes: list[str] = []
+        notes: list[Reason] = []
         if rate < program.rate:
-            notes.append(f"rate cut from {program.rate:.0%} by the stacking cap")
+            notes.append(Reason("subsidy.rate_cut", {"rate": f"{program.rate:.0%}", "applied": f"{rate:.0%}"},
+                                f"rate cut from {program.rate:.0%} by the stacking cap"))
         amount = (list_price * rate).quantize(FEN, rounding=ROUND_DOWN)
-        limits: list[tuple[Decimal, str]] = [
-            (max(ZERO, program.budget - ledger.program_spent[program.code]), "program budget nearly spent"),
-            (price_left, "nothing left to pay"),
+        limits: list[tuple[Decimal, str, str]] = [
+            (max(ZERO, program.budget - ledger.program_spent[program.code]), "subsidy.limited.budget",
+             "program budget nearly spent"),
+            (price_left, "subsidy.limited.nothing_left", "nothing left to pay"),
         ]
         if program.per_enterprise_annual_cap is not None:
             used = ledger.firm_program_year[(enterprise.id, program.code, year)]
-            limits.append((max(ZERO, program.per_enterprise_annual_cap - used), "firm's annual cap in this program"))
+            limits.append((max(ZERO, program.per_enterprise_annual_cap - used), "subsidy.limited.firm_program_cap",
+                           "firm's annual cap in this program"))
         if firm_left is not None:
-            limits.append((firm_left, "firm's annual cap across all programs"))
-        for limit, why_limited in limits:
+            limits.append((firm_left, "subsidy.limited.firm_annual_cap", "firm's annual cap across all programs"))
+        for limit, code, why_limited in limits:
             if limit < amount:
                 amount = limit.quantize(FEN, rounding=ROUND_DOWN)
-                notes.append(f"limited by the {why_limited}")
+                notes.append(Reason(code, {"limit": f"{amount:.2f}"}, f"limited by the {why_limited}"))
         if amount <= ZERO:
-            skipped.append((program.code, "; ".join(notes) or "nothing to grant"))
+            # The last limit is the one that left nothing; the note keeps every limit that bound.
+            limited = [n for n in notes if n.code.startswith("subsidy.limited.")]
+            binding = limited[-1] if limited else Reason("subsidy.nothing_to_grant", {}, "nothing to grant")
+            skipped.append((program.code, Reason(binding.code, binding.params, join_notes(notes) or binding.note)))
             continue
-        lines.append(SubsidyLine(program.code, program.name, program.level, rate, amount, "; ".join(notes)))
+        lines.append(SubsidyLine(program.code, program.name, program.level, rate, amount, join_notes(notes),
+                                 tuple(notes)))
         price_left -= amount
         if firm_left is not None:
             firm_left -= amount
         combined_left -= rate
         if program.level is Level.CITY:
             city_left -= rate
-    return Quote(enterprise.id, on, list_price, tuple(lines), tuple(skipped))
+    return Quote(enterprise.id, on, list_price, tuple(lines), tuple((code, r.note) for code, r in skipped),
+                 tuple(skipped))
 
 
 def redeem(q: Quote, programs: Sequence[SubsidyProgram], rules: StackingRules | None,

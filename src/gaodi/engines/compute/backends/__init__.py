@@ -1,6 +1,6 @@
 """Compute backends: where the platform's batch jobs actually run.
 
-One interface (`Backend`: submit, status, cancel, logs, usage, ping) and three implementations:
+One interface (`Backend`: submit, status, cancel, logs, usage, ping, find) and three implementations:
 
 - `local`: subprocesses on this machine, the embedded default (`LocalBackend`);
 - `slurm`: a Slurm cluster through sbatch, squeue, scancel and sacct (`SlurmBackend`);
@@ -29,6 +29,7 @@ from gaodi.engines.compute.backends.base import (
     StatusChange,
     Usage,
     reconcile,
+    submit_once,
 )
 
 KINDS = ("local", "slurm", "ray")
@@ -69,4 +70,5 @@ __all__ = [
     "Usage",
     "get_backend",
     "reconcile",
+    "submit_once",
 ]

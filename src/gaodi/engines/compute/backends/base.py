@@ -11,6 +11,9 @@ Two kinds of failure are kept apart, because callers treat them differently:
 - `JobRejected` / `JobSpecError`: the backend (or the spec's own validation) refuses this job for
   good; retrying the same spec will not help.
 
+A submission whose answer was lost (`BackendUnavailable.maybe_submitted`) may have gone through: look
+the job's unique name up (`Backend.find`, `submit_once`) before submitting it again.
+
 A job that ran and failed is neither: it is a `JobStatus` with state FAILED.
 """
 
@@ -75,7 +78,8 @@ class Usage:
 
     Accelerator- and CPU-seconds are *allocated* resources times elapsed time: what the job held,
     which is what a bill charges. `cpu_time_used_s` is the CPU time the processes actually
-    consumed (user + system) where the backend measures it, else None.
+    consumed (user + system) where the backend measures it, else None. `complete` is False while the
+    backend's accounting has not yet recorded the end of a job (ask again before billing it).
     """
 
     start: datetime | None
@@ -87,6 +91,9 @@ class Usage:
     cpu_seconds: float
     cpu_time_used_s: float | None = None
     source: str = ""
+    # False while the backend's accounting has not recorded the job's end (Slurm's slurmdbd lags the
+    # controller by a moment, or is away): a caller billing a finished job asks again later.
+    complete: bool = True
 
 
 class BackendError(Exception):
@@ -244,6 +251,16 @@ class Backend(abc.ABC):
     def ping(self) -> bool:
         """True when the backend answers now."""
 
+    def find(self, name: str) -> list[str]:
+        """Ids of the jobs this backend holds that were submitted under `name`, oldest first.
+
+        Used after a submission whose answer was lost (`BackendUnavailable.maybe_submitted`): a job
+        name the platform made unique tells whether the job went through, so it is never submitted
+        twice. Raises BackendUnavailable when the backend cannot say; BackendError when this backend
+        cannot look jobs up by name.
+        """
+        raise BackendError(f"the {self.kind or 'this'} backend cannot look jobs up by name")
+
     def wait(self, job_id: str, timeout_s: float, poll_s: float = 0.5) -> JobStatus:
         """Poll `status` until the job ends or `timeout_s` passes; return the last status."""
         deadline = time.monotonic() + timeout_s
@@ -252,6 +269,21 @@ class Backend(abc.ABC):
             if st.state.is_terminal or time.monotonic() >= deadline:
                 return st
             time.sleep(poll_s)
+
+
+def submit_once(backend: Backend, spec: JobSpec, *, look_first: bool) -> tuple[str, bool]:
+    """Submit `spec` unless the backend already holds a job of that name: (job id, adopted).
+
+    `look_first`: an earlier submission of this spec may have gone through (its answer was lost, or
+    the process stopped before recording it), so look the name up first and adopt the job found.
+    The name must be unique to this submission (the platform adds a random part). Raises what `find`
+    and `submit` raise; when the look-up cannot be done, nothing is submitted.
+    """
+    if look_first:
+        found = backend.find(spec.name)
+        if found:
+            return found[0], True
+    return backend.submit(spec), False
 
 
 LOST_REASON = "lost by backend"

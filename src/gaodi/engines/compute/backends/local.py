@@ -300,6 +300,24 @@ class LocalBackend(Backend):
             source="local supervisor records (start/end times, getrusage of the script)",
         )
 
+    def find(self, name: str) -> list[str]:
+        """Jobs under `root` submitted as `name`, oldest first (job ids start with their UTC time)."""
+        if not self.root.exists():
+            return []
+        try:
+            entries = sorted(p for p in self.root.iterdir() if JOB_ID_RE.fullmatch(p.name))
+        except OSError as exc:
+            raise BackendUnavailable(f"cannot read the local job root {self.root}: {exc}") from exc
+        found = []
+        for job_dir in entries:
+            try:
+                spec = json.loads((job_dir / "spec.json").read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                continue  # a job being written, or not a job: it has no name yet
+            if spec.get("name") == name:
+                found.append(job_dir.name)
+        return found
+
     def ping(self) -> bool:
         try:
             self.root.mkdir(parents=True, exist_ok=True)

@@ -228,6 +228,18 @@ class RayBackend(Backend):
             source="ray job server (start/end times, entrypoint reservation)",
         )
 
+    def find(self, name: str) -> list[str]:
+        """Jobs whose metadata names them `name` (set at submission), oldest first."""
+        jobs = self._call("list_jobs", lambda c: c.list_jobs())
+        found = []
+        for info in jobs:
+            meta = getattr(info, "metadata", None) or {}
+            if meta.get("gaodi_job_name") == name:
+                job_id = getattr(info, "submission_id", None) or getattr(info, "job_id", None)
+                if job_id:
+                    found.append((getattr(info, "start_time", None) or 0, str(job_id)))
+        return [job_id for _start, job_id in sorted(found)]
+
     def ping(self) -> bool:
         try:
             self._call("list_jobs", lambda c: c.list_jobs())

@@ -11,6 +11,8 @@ never reach a job), and their machine-readable output is parsed (`--parsable`, `
   controller *and* the accounting database both answered and neither knows it.
 - The job's `#SBATCH` lines are not read: resources come only from the JobSpec (the batch script
   starts with a command line, after which sbatch stops reading directives).
+- A submission whose answer was lost (sbatch timed out, or the connection dropped after sending) is
+  looked up by the job's unique name (`find`: squeue and sacct) before anything is submitted again.
 - Logs are read from the job's output file, so the platform must see the cluster's filesystem
   where the working directory (or `log_dir`) lives; on a single node it does.
 """
@@ -46,6 +48,7 @@ from gaodi.engines.compute.backends.base import (
 Runner = Callable[[Sequence[str], str | None, float], tuple[int, str, str]]
 
 JOB_ID_RE = re.compile(r"[0-9]+")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 # Slurm's job states (squeue %T, sacct State) -> ours, with a plain-words reason.
 SLURM_STATES: dict[str, tuple[JobState, str]] = {
@@ -96,6 +99,16 @@ UNAVAILABLE_PATTERNS = (
     "could not establish a configuration source",
     "resource temporarily unavailable",
 )
+
+# sbatch failures after which the controller may have queued the job all the same: the request was
+# sent, the answer was lost. The job's unique name is looked up before it is submitted again.
+AMBIGUOUS_SUBMIT_PATTERNS = (
+    "socket timed out",
+    "zero bytes were transmitted or received",
+    "connection reset",
+)
+# How far back `find` asks Slurm's accounting for a job name.
+FIND_LOOKBACK = "now-30days"
 
 BATCH_PREAMBLE = (
     "#!/bin/bash\n: gaodi batch job  # resources come from the job spec; #SBATCH lines below are not read\n"
@@ -216,7 +229,9 @@ class SlurmBackend(Backend):
 
     `work_root`: where jobs without a working dir get one (a new directory per job); must be on a
     filesystem the cluster's nodes share with the platform. `log_dir`: where output files go
-    (default: the job's working dir). `gres`: the generic resource that accelerators map to.
+    (default: the job's working dir). `gres`: the generic resource that accelerators map to; empty when the
+    cluster does not schedule accelerators as generic resources (whole accelerator nodes, say): jobs then
+    ask for none, and usage counts the accelerators the spec asked for.
     `base_env`: variables every job gets; PATH defaults to a standard one. `slurm_conf`: path of a
     slurm.conf other than the default. `runner`: replaces subprocess (for tests of the parsing).
     """
@@ -311,7 +326,7 @@ class SlurmBackend(Backend):
             f"--time={max(1, math.ceil(spec.time_limit_s / 60))}",
             "--export=ALL",
         ]
-        if spec.accelerators:
+        if spec.accelerators and self.gres:
             argv.append(f"--gres={self.gres}:{spec.accelerators}")
         if self.partition:
             argv.append(f"--partition={self.partition}")
@@ -327,16 +342,56 @@ class SlurmBackend(Backend):
             "GAODI_MEMORY_MB": str(spec.memory_mb),
             "GAODI_ACCELERATORS": str(spec.accelerators),
         }
-        rc, out, err = self._run(argv, BATCH_PREAMBLE + spec.script, env=env)
+        try:
+            rc, out, err = self._run(argv, BATCH_PREAMBLE + spec.script, env=env)
+            if rc != 0 and is_unavailable_message(err):
+                ambiguous = any(p in err.lower() for p in AMBIGUOUS_SUBMIT_PATTERNS)
+                raise BackendUnavailable(f"sbatch failed (exit {rc}): {err.strip() or 'no message'}",
+                                         maybe_submitted=ambiguous)
+        except BackendUnavailable as exc:
+            if not exc.maybe_submitted:
+                raise
+            # The answer was lost: the job may be queued. Ask by its name; if Slurm cannot say yet,
+            # the caller keeps the outcome open and looks again before any new submission.
+            try:
+                found = self.find(spec.name)
+            except BackendError:
+                raise exc from None
+            if found:
+                return found[0]
+            raise
         if rc != 0:
-            if is_unavailable_message(err):
-                raise self._unavailable("sbatch", rc, err)
             raise JobRejected(f"Slurm refused the job: {err.strip() or f'sbatch exit {rc}'}")
         first = out.strip().splitlines()[0] if out.strip() else ""
         job_id = first.split(";", 1)[0].strip()
         if not JOB_ID_RE.fullmatch(job_id):
             raise BackendError(f"sbatch answered {out.strip()!r}, not a job id")
         return job_id
+
+    def find(self, name: str) -> list[str]:
+        """Jobs named `name`, oldest first: from the controller (queued, running, recently ended) and
+        from accounting (the last 30 days). Both must answer, or BackendUnavailable."""
+        if not isinstance(name, str) or not name or "," in name or _CONTROL_RE.search(name):
+            raise JobSpecError("name", f"{name!r} cannot be looked up: no commas or control characters")
+        ids: set[int] = set()
+        rc, out, err = self._run(["squeue", "--noheader", "--states=all", f"--name={name}", "-o", "%i|%j"])
+        if rc != 0:
+            raise self._unavailable("squeue", rc, err)
+        for line in out.splitlines():
+            job_id, _sep, job_name = line.partition("|")
+            if JOB_ID_RE.fullmatch(job_id.strip()) and job_name.strip() == name:
+                ids.add(int(job_id))
+        rc, out, err = self._run(["sacct", "--noheader", "--parsable2", "-X", f"--name={name}",
+                                  f"--starttime={FIND_LOOKBACK}", "--endtime=now", "-o", "JobIDRaw,JobName"])
+        if rc != 0:
+            if "accounting storage is disabled" in err.lower():
+                raise BackendError("Slurm accounting is disabled: the slurm backend needs slurmdbd (sacct)")
+            raise self._unavailable("sacct", rc, err)
+        for line in out.splitlines():
+            job_id, _sep, job_name = line.partition("|")
+            if JOB_ID_RE.fullmatch(job_id.strip()) and job_name.strip() == name:
+                ids.add(int(job_id))
+        return [str(i) for i in sorted(ids)]
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -488,10 +543,12 @@ class SlurmBackend(Backend):
         if rec is None:
             if self._squeue(job_id) is None:
                 raise JobNotFound(f"Slurm knows no job {job_id}")
-            return Usage(None, None, 0.0, 0, 0, 0.0, 0.0, None, "slurm: not in accounting yet")
+            return Usage(None, None, 0.0, 0, 0, 0.0, 0.0, None, "slurm: not in accounting yet", complete=False)
         accelerators = 0
         key = f"gres/{self.gres}"
-        if key in rec.tres:
+        if not self.gres:  # accelerators are not generic resources here: Slurm does not count them
+            accelerators = 0
+        elif key in rec.tres:
             accelerators = int(rec.tres[key])
         else:  # only typed entries, e.g. gres/gpu:a100=2
             accelerators = sum(int(v) for k, v in rec.tres.items() if k.startswith(key + ":"))
@@ -506,7 +563,8 @@ class SlurmBackend(Backend):
             accelerator_seconds=accelerators * elapsed,
             cpu_seconds=cpus * elapsed,
             cpu_time_used_s=rec.total_cpu_s,
-            source="slurm accounting (sacct)",
+            source="slurm accounting (sacct)" if self.gres else "slurm accounting (sacct); accelerators not counted",
+            complete=rec.end is not None and map_state(rec.state).state.is_terminal,
         )
 
     def ping(self) -> bool:
