@@ -188,6 +188,10 @@ EVALUATION_RUN_TIMEOUT_S = int(os.environ.get("GAODI_EVALUATION_RUN_TIMEOUT_S", 
 # Data resource uploads (dataset versions, compliance assessments): storing stops at this size.
 GAODI_DATA_MAX_UPLOAD_BYTES = int(os.environ.get("GAODI_DATA_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)))
 
+# Compute jobs: a job whose pool's backend stays unreachable this long moves to the next feasible pool
+# (an empty value: never; the job waits for its pool).
+GAODI_COMPUTE_FAILOVER_AFTER_S = os.environ.get("GAODI_COMPUTE_FAILOVER_AFTER_S", "900")
+
 # Region code of the platform's administrative area (Shanghai), the first part of filing numbers.
 GAODI_REGION_CODE = os.environ.get("GAODI_REGION_CODE", "310000")
 GAODI_SITE_NAME = "高地 Gaodi"
