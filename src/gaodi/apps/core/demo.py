@@ -796,6 +796,10 @@ def load_demo(seed: int = 7) -> dict[str, Any]:
         from gaodi.apps.data.demo import load_data_demo
 
         data = load_data_demo(rng)
+        # Evaluations (Art. 10, 15, 66, 67): models tested by T01, certificates, the recommended catalog.
+        from gaodi.apps.algorithms.evaluation_demo import load_evaluation_demo
+
+        evaluations = load_evaluation_demo(rng)
         counts: dict[str, Any] = {
             "organizations": Organization.objects.count(),
             "enterprises": Organization.objects.filter(kind=OrgKind.ENTERPRISE).count(),
@@ -809,6 +813,7 @@ def load_demo(seed: int = 7) -> dict[str, Any]:
             "disclosure_items": DisclosureItem.objects.count(),
             "compute": {k: v for k, v in compute.items() if k != "logins"},
             "data": data,
+            "evaluations": evaluations,
         }
         audit.record(None, "demo.load", None, {"seed": seed, **counts})
         counts["audit_entries"] = AuditEntry.objects.count()

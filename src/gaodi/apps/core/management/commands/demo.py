@@ -43,7 +43,8 @@ def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 class Command(BaseCommand):
     help = (
         "Start a demo of Gaodi: create var/, migrate the SQLite database, load demo data (about 100 "
-        "enterprises, 60 algorithm filings in every state, two disclosure batches) if the database is empty, "
+        "enterprises, 60 algorithm filings in every state, two disclosure batches, model evaluations with signed "
+        "certificates and a recommended-catalog entry) if the database is empty, "
         "print a login for each role, then serve the site with a task worker. All demo accounts share the "
         f"password {demo.DEMO_PASSWORD!r}. Refuses to run with GAODI_ENV=production."
     )
@@ -77,10 +78,15 @@ class Command(BaseCommand):
             self.stdout.flush()
             counts = demo.load_demo(seed)
             states = ", ".join(f"{state} {n}" for state, n in counts["filings_by_state"].items())
+            evaluations = counts["evaluations"]
+            evaluation_states = ", ".join(f"{state} {n}" for state, n in evaluations["by_state"].items())
             self.stdout.write(self.style.SUCCESS(
                 f"Loaded in {counts['seconds']} s: {counts['enterprises']} enterprises in {counts['districts']} "
                 f"districts, {counts['organizations']} organizations, {counts['users']} users, "
                 f"{counts['filings']} filings ({states}), {counts['batches']} disclosure batches, "
+                f"{evaluations['requests']} evaluation requests ({evaluation_states}), "
+                f"{evaluations['certificates']} certificates, {evaluations['catalog_entries']} recommended-catalog "
+                f"{'entry' if evaluations['catalog_entries'] == 1 else 'entries'}, "
                 f"{counts['audit_entries']} audit entries."))
         self._print_logins()
         if no_serve:
