@@ -37,6 +37,7 @@ def demo_counts(django_db_setup, django_db_blocker, demo_media):
     with django_db_blocker.unblock(), override_settings(
         MEDIA_ROOT=str(demo_media), PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
         GAODI_COMPUTE_JOB_ROOT=str(demo_media / "compute-jobs"),
+        GAODI_SIGNING_KEY_FILE=str(demo_media / "keys" / "ed25519.pem"),  # the demo signs certificates
     ):
         atomic = transaction.atomic()
         atomic.__enter__()

@@ -254,3 +254,34 @@ def test_small_groups_warn_and_bootstrap_is_seeded():
     big = first["groupings"][0]["groups"][0]
     low, high = big["ci"]["selection_rate"]
     assert low < big["rates"]["selection_rate"] < high and high - low < 0.15
+
+
+def _document(*results):
+    return {"data": {"rows": 10}, "model": {"description": "a model"}, "checks": [],
+            "results": [{"test": test, "output": output} for test, output in results]}
+
+
+def test_summary_names_only_the_perturbations_that_ran():
+    from gaodi.engines.evaluation.summary import summarize
+
+    plan = load_plan('task = "classification"\ntarget = "y"\npositive_label = "1"\nsensitive = ["sex"]\n')
+    robustness = {"worst_flip_rate": 0.05, "worst_performance_drop": 0.01,
+                  "results": [{"perturbation": "noise"}, {"perturbation": "swap"}]}
+    lines = summarize(plan, _document(("robustness", robustness)))
+    assert "在数值噪声、类别替换扰动下，预测最多改变 5.0%，性能最多下降 0.010。" in lines["zh"]
+    assert "Under numeric noise and category swaps, at most 5.0% of predictions changed, and performance dropped " \
+           "by at most 0.010." in lines["en"]
+    assert not any("缺失" in line for line in lines["zh"])
+
+
+def test_summary_of_equal_group_rates_does_not_compare_a_group_with_itself():
+    from gaodi.engines.evaluation.summary import summarize
+
+    plan = load_plan('task = "classification"\ntarget = "y"\npositive_label = "1"\nsensitive = ["sex"]\n'
+                     '[names.sex]\nzh = "性别"\nen = "sex"\n')
+    grouping = {"kind": "feature", "features": ["sex"], "disparate_impact": {"ratio": 1.0, "least_selected": "F", "most_selected": "F"},
+                "summaries": {}, "fairness": {}}
+    lines = summarize(plan, _document(("fairness", {"groupings": [grouping]})))
+    assert "在性别维度上，各组的选择率相同，符合五分之四规则。" in lines["zh"]
+    assert "On sex, every group has the same selection rate, meeting the four-fifths rule." in lines["en"]
+    assert not any("倍" in line for line in lines["zh"])

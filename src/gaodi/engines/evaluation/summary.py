@@ -120,6 +120,11 @@ def _four_fifths(plan: Plan, grouping: Mapping[str, Any], lines: Lines) -> None:
     ratio = impact["ratio"]
     passes = ratio >= FOUR_FIFTHS
     outcome = {lang: _name(plan, "outcome", lang, _OUTCOME[lang]) for lang in ("zh", "en")}
+    if impact["least_selected"] == impact["most_selected"]:  # every group has the same rate
+        _add(lines, f"在{_feature(plan, grouping, 'zh')}维度上，各组的{outcome['zh']}相同，符合五分之四规则。",
+             f"On {_feature(plan, grouping, 'en')}, every group has the same {outcome['en']}, meeting the "
+             f"four-fifths rule.")
+        return
     _add(lines,
          f"在{_feature(plan, grouping, 'zh')}维度上，{low['zh']}的{outcome['zh']}为{high['zh']}的 {ratio:.2f} 倍，"
          f"{'不低于' if passes else '低于'}五分之四规则的 0.8。",
@@ -139,6 +144,10 @@ def _odds(plan: Plan, grouping: Mapping[str, Any], lines: Lines) -> None:
 def _regression_gap(plan: Plan, grouping: Mapping[str, Any], lines: Lines) -> None:
     summary = grouping["summaries"].get("mean_prediction", {})
     if summary.get("ratio") is None:
+        return
+    if summary["min_group"] == summary["max_group"]:
+        _add(lines, f"在{_feature(plan, grouping, 'zh')}维度上，各组的平均预测值相同。",
+             f"On {_feature(plan, grouping, 'en')}, every group has the same mean prediction.")
         return
     _add(lines,
          f"在{_feature(plan, grouping, 'zh')}维度上，平均预测值最低的组（{_group(plan, grouping, summary['min_group'], 'zh')}）"
@@ -171,8 +180,20 @@ def _robustness(output: Mapping[str, Any], lines: Lines) -> None:
         return
     drop_zh = "" if drop is None else f"，性能最多下降 {drop:.3f}"
     drop_en = "" if drop is None else f", and performance dropped by at most {drop:.3f}"
-    _add(lines, f"在噪声、类别替换和缺失值扰动下，预测最多改变 {_pct(flip)}{drop_zh}。",
-         f"Under noise, category swaps and missing values, at most {_pct(flip)} of predictions changed{drop_en}.")
+    # Name only the perturbations the plan ran, in the order the engine ran them.
+    kinds = [k for k in _PERTURBATION_NAMES if any(r["perturbation"] == k for r in output.get("results", []))]
+    zh = "、".join(_PERTURBATION_NAMES[k][0] for k in kinds)
+    en = _join_en([_PERTURBATION_NAMES[k][1] for k in kinds])
+    _add(lines, f"在{zh}扰动下，预测最多改变 {_pct(flip)}{drop_zh}。",
+         f"Under {en}, at most {_pct(flip)} of predictions changed{drop_en}.")
+
+
+_PERTURBATION_NAMES = {"noise": ("数值噪声", "numeric noise"), "swap": ("类别替换", "category swaps"),
+                       "missing": ("缺失值", "missing values")}
+
+
+def _join_en(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _explanation(plan: Plan, output: Mapping[str, Any], lines: Lines) -> None:
