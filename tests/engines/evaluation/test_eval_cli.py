@@ -92,3 +92,26 @@ def test_pack_without_skl2onnx_says_how_to_install_it(owner_files, tmp_path, mon
     with pytest.raises(EvaluationError, match=r"needs skl2onnx on this machine: pip install 'gaodi\[pack\]'"):
         pack_model(owner_files / "model.joblib", "onnx", owner_files / "sample.csv", tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_pack_tells_which_types_will_be_approved_and_which_refused(tmp_path):
+    import functools
+
+    import numpy as np
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    frame = hiring_frame(200, seed=3).select(["age", "experience", "score"]).to_pandas()
+    target = (frame["score"] > frame["score"].median()).astype(int)
+    # numpy.dtype (from the imputer) may be approved by the institution; functools.partial never.
+    model = make_pipeline(SimpleImputer(), FunctionTransformer(functools.partial(np.multiply, 2.0)),
+                          LogisticRegression()).fit(frame, target)
+    joblib.dump(model, tmp_path / "model.joblib")
+    frame.head(30).to_csv(tmp_path / "sample.csv", index=False)
+    packed = gaodi(tmp_path, "model", "pack", "--model", str(tmp_path / "model.joblib"), "--format", "skops",
+                   "--sample", str(tmp_path / "sample.csv"), "--out", str(tmp_path / "model.skops"))
+    assert packed.returncode == 0, packed.stderr
+    assert "the platform will ask the evaluator to approve these types: numpy.dtype" in packed.stdout
+    assert "the platform will refuse type functools.partial, so this file cannot be evaluated" in packed.stderr

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from .catalog_models import CatalogEntry
-from .evaluation_models import EvaluationCertificate, EvaluationRequest
+from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationTypeApproval
 from .models import AlgorithmFiling, DisclosureBatch, DisclosureItem
 
 
@@ -72,6 +72,14 @@ class EvaluationCertificateAdmin(ReadOnlyAdmin):
     list_filter = ("revoked_at",)
     search_fields = ("certificate_id", "request__filing__name", "request__filing__filing_number")
     list_select_related = ("request__filing",)
+
+
+@admin.register(EvaluationTypeApproval)
+class EvaluationTypeApprovalAdmin(ReadOnlyAdmin):
+    """Approvals of skops types are insert-only and made by the testing institution on the request page."""
+
+    list_display = ("request", "approved_by", "approved_at")
+    list_select_related = ("request",)
 
 
 @admin.register(CatalogEntry)

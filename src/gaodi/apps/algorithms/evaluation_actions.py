@@ -23,8 +23,15 @@ from gaodi.engines.evaluation import ENGINE_VERSION
 
 from . import catalog_actions
 from . import evaluation_signing as signing
-from .evaluation_forms import EvaluationRequestForm
-from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationState
+from . import evaluation_trust as trust
+from .evaluation_forms import EvaluationRequestForm, TypeApprovalForm
+from .evaluation_models import (
+    EvaluationCertificate,
+    EvaluationRequest,
+    EvaluationState,
+    EvaluationTypeApproval,
+)
+from .evaluation_policies import EvaluationRequestPolicy
 from .evaluation_tasks import run_evaluation
 from .evaluation_workflows import ACCEPT_DAYS, EVALUATION
 from .models import AlgorithmFiling, State
@@ -65,6 +72,7 @@ def request_evaluation(user, filing: AlgorithmFiling, form: EvaluationRequestFor
         if checked_model is not None:
             request.model_name = (data["model"].name or "")[-200:]
             request.model_format, request.model_sha256 = checked_model.kind, checked_model.sha256
+            request.untrusted_types = list(checked_model.untrusted_types)
             request.model_file.save(f"model{checked_model.suffix}", data["model"], save=False)
         else:
             request.endpoint_url, request.model_format = data["endpoint_url"], "http"
@@ -73,9 +81,63 @@ def request_evaluation(user, filing: AlgorithmFiling, form: EvaluationRequestFor
         audit.record(user, "evaluation.request", request, {
             "filing": filing.pk, "institution": request.institution_id, "model_sha256": request.model_sha256,
             "endpoint_url": request.endpoint_url, "data_sha256": request.data_sha256,
-            "plan_sha256": request.plan_sha256})
-        notify(_institution(request), _("新的测评申请待受理：%(name)s") % {"name": filing.name}, _url(request))
+            "plan_sha256": request.plan_sha256, "untrusted_types": request.untrusted_types})
+        if request.untrusted_types:
+            message = _("新的测评申请待受理：%(name)s（模型文件含 %(n)d 个须由机构批准的类型）") % {
+                "name": filing.name, "n": len(request.untrusted_types)}
+        else:
+            message = _("新的测评申请待受理：%(name)s") % {"name": filing.name}
+        notify(_institution(request), message, _url(request))
     return request
+
+
+_policy = EvaluationRequestPolicy()
+# Types may be approved before a run starts, or after one failed (then it is retried).
+APPROVABLE_STATES = (EvaluationState.REQUESTED, EvaluationState.ACCEPTED, EvaluationState.FAILED)
+
+
+def _require_approved_types(request: EvaluationRequest) -> None:
+    """Refuse to queue a run of a skops file while any type it would create is not approved."""
+    pending = trust.pending_types(request)
+    if not pending:
+        return
+    refused = [name for name in pending if not trust.approvable(name)]
+    if refused:
+        raise ValidationError({"types": _(
+            "模型文件会创建不能批准的类型：%(types)s，该文件无法运行。请不予受理，并请企业改用只含 scikit-learn、"
+            "NumPy、SciPy 类型的模型（或 ONNX 文件）重新申请。") % {"types": "、".join(refused)}})
+    raise ValidationError({"types": _(
+        "模型文件会创建尚未批准的类型：%(types)s。请先在本页“模型文件中须批准的类型”处逐项审查并批准，"
+        "再受理或重新运行。") % {"types": "、".join(pending)}})
+
+
+def approve_types(user, request: EvaluationRequest, form: TypeApprovalForm) -> EvaluationTypeApproval:
+    """The testing institution approves, by name, types a skops model file would create beyond skops'
+    safe set. Only the institution's members may (never the requesting enterprise, nor a member of it);
+    types that look dangerous are refused by the form whoever asks. The run then trusts exactly these."""
+    if not _policy.can(user, "evaluate", request):
+        raise PermissionDenied(_("只有受理该申请的检测评估机构可以批准模型文件中的类型。"))
+    if request.organization_id in enterprise_ids(user):
+        raise PermissionDenied(_("您也是申请企业的成员，不能批准本企业模型文件中的类型；请由机构的其他人员审查。"))
+    with transaction.atomic():
+        request = EvaluationRequest.objects.select_for_update().get(pk=request.pk)
+        if request.state not in APPROVABLE_STATES:
+            raise ValidationError({"types": _("当前状态“%(state)s”下不能再批准类型。") % {
+                "state": request.get_state_display()}})
+        if not form.is_valid():
+            raise ValidationError({field: list(errors) for field, errors in form.errors.items()})
+        names = form.cleaned_data["types"]
+        if unknown := [name for name in names if name not in trust.pending_types(request)]:
+            raise ValidationError({"types": _("%(types)s 不在该模型文件待批准的类型中。") % {"types": "、".join(unknown)}})
+        approval = EvaluationTypeApproval.objects.create(
+            request=request, types=names, note=form.cleaned_data["note"], approved_by=user,
+            approved_at=timezone.now())
+        audit.record(user, "evaluation.approve_types", request, {
+            "types": names, "note": approval.note, "approval": approval.pk,
+            "model_sha256": request.model_sha256, "still_pending": trust.pending_types(request)})
+        notify(_owners(request), _("检测评估机构批准了模型文件中的类型：%(types)s") % {"types": "、".join(names)},
+               _url(request))
+    return approval
 
 
 def _enqueue(request: EvaluationRequest) -> None:
@@ -88,6 +150,7 @@ def accept(user, request: EvaluationRequest) -> EvaluationRequest:
     with transaction.atomic():
         request = EvaluationRequest.objects.select_for_update().get(pk=request.pk)
         EVALUATION.apply(request, "accept", user)
+        _require_approved_types(request)
         request.attempt += 1
         request.progress, request.stage = 0, ""
         request.save(update_fields=["attempt", "progress", "stage"])
@@ -114,6 +177,7 @@ def retry(user, request: EvaluationRequest, comment: str = "") -> EvaluationRequ
         request = EvaluationRequest.objects.select_for_update().get(pk=request.pk)
         previous = request.state
         EVALUATION.apply(request, "retry", user, comment)
+        _require_approved_types(request)
         request.attempt += 1
         request.progress, request.stage, request.failure_reason, request.failure_kind = 0, "", "", ""
         request.save(update_fields=["attempt", "progress", "stage", "failure_reason", "failure_kind"])
@@ -227,9 +291,12 @@ def mark_completed(request_id: int, attempt: int, document: dict[str, Any], repo
                _url(request))
 
 
-def mark_failed(request_id: int, attempt: int, reason: str, kind: str = "") -> None:
+def mark_failed(request_id: int, attempt: int, reason: str, kind: str = "",
+                untrusted_types: list[str] | None = None) -> None:
     """The run stopped on bad input (or an internal error): the request fails with the one-line reason
-    and its kind (shown in plain words), and the institution can retry it. Nothing stored is touched."""
+    and its kind (shown in plain words), and the institution can retry it. Nothing stored is touched.
+    `untrusted_types`: the types the run found the skops file would create (a request submitted before
+    types were listed, or a list that differs), stored so the institution can review them."""
     reason = (reason.strip().splitlines() or [""])[0][:1000]
     with transaction.atomic():
         request = _current(request_id, attempt)
@@ -237,7 +304,11 @@ def mark_failed(request_id: int, attempt: int, reason: str, kind: str = "") -> N
             return
         request.failure_reason, request.failure_kind = reason, kind
         request.finished_at = timezone.now()
+        data: dict[str, Any] = {"attempt": attempt, "reason": reason, "kind": kind}
+        if untrusted_types is not None and sorted(untrusted_types) != sorted(request.untrusted_types or []):
+            data["untrusted_types"] = {"before": request.untrusted_types, "found": sorted(untrusted_types)}
+            request.untrusted_types = sorted(untrusted_types)
         EVALUATION.apply(request, "fail", None, reason, system=True)
-        audit.record(None, "evaluation.fail", request, {"attempt": attempt, "reason": reason, "kind": kind})
+        audit.record(None, "evaluation.fail", request, data)
         notify([*_institution(request), *_owners(request)],
                _("测评失败：%(name)s — %(r)s") % {"name": request.filing.name, "r": reason}, _url(request))

@@ -6,6 +6,7 @@ Certificates, their verification and the public key are public; so is the catalo
 """
 
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
@@ -33,17 +34,18 @@ from gaodi.apps.core.permissions import can, get_visible_or_404, visible
 from . import catalog_actions
 from . import evaluation_actions as actions
 from . import evaluation_signing as signing
+from . import evaluation_trust as trust
 from . import evaluation_uploads as uploads
 from .api import OrgRef
 from .catalog_forms import NominationForm
 from .catalog_models import CatalogEntry
 from .catalog_views import filter_catalog
 from .catalog_workflows import CATALOG, OWNER_TRANSITIONS, REVIEW_TRANSITIONS
-from .evaluation_forms import EvaluationRequestForm, upload_limits
+from .evaluation_forms import EvaluationRequestForm, TypeApprovalForm, upload_limits
 from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationState, FailureKind
 from .evaluation_policies import is_stale
 from .evaluation_views import verification
-from .evaluation_workflows import EVALUATION, INSTITUTION_TRANSITIONS
+from .evaluation_workflows import EVALUATION, INSTITUTION_TRANSITIONS, institution_transitions
 from .forms import CommentForm
 from .models import AlgorithmFiling, Category, State
 from .policies import enterprise_ids
@@ -102,11 +104,25 @@ class EvaluationListItem(Schema):
     created_at: datetime
 
 
+class TypeReviewRef(Schema):
+    name: str = Field(..., description="类型全名 Type, e.g. numpy.dtype")
+    status: str = Field(..., description="approved（已批准）、pending（待机构批准）或 refused（看起来危险，任何人都不能批准）")
+    reason: str = Field("", description="不能批准的原因 Why it can never be approved (refused)")
+    approved_by: str = Field("", description="批准人 Who approved it")
+    approved_at: datetime | None = None
+    note: str = Field("", description="批准时的审查说明 The approval's note")
+
+
 class EvaluationOut(EvaluationListItem):
     model_name: str = Field("", description="模型原文件名 Model file name (file source)")
     model_format: str = Field(..., description="onnx、skops 或 http")
     model_sha256: str = ""
     endpoint_url: str = Field("", description="预测接口地址 Endpoint URL (endpoint source)")
+    untrusted_types: list[str] = Field(..., description="skops 文件会创建、且不在 skops 默认安全范围内的类型，须由机构批准 "
+                                                        "Types the skops file would create beyond skops' safe set")
+    approved_types: list[str] = Field(..., description="机构已批准的类型；运行时正是以这些类型作为 trusted "
+                                                       "Types the institution approved: the run's trusted=")
+    type_review: list[TypeReviewRef] = Field(..., description="每个类型的审查状态 Each type's status")
     data_name: str
     data_sha256: str
     plan: str = Field(..., description="测试方案（TOML）Test plan")
@@ -153,6 +169,12 @@ class ReasonIn(Schema):
     model_config = ConfigDict(extra="forbid")
     comment: str = Field("", description="理由（不予受理、撤销证书、不予列入、移出、撤回须填写）Reason; required for "
                                          "decline, revoke, reject, remove and withdraw")
+
+
+class TypeApprovalIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    types: list[str] = Field(..., description="要批准的类型（须为 untrusted_types 中待批准的）Types to approve")
+    note: str = Field(..., description="审查说明（必填，记入审计）Why they are safe (required, audited)")
 
 
 class VerificationOut(Schema):
@@ -274,14 +296,17 @@ def _detail(user, r: EvaluationRequest) -> dict:
     owner = r.organization_id in enterprise_ids(user)
     return {
         **_item(r), "model_name": r.model_name, "model_format": r.model_format, "model_sha256": r.model_sha256,
-        "endpoint_url": r.endpoint_url, "data_name": r.data_name, "data_sha256": r.data_sha256, "plan": r.plan_text,
+        "endpoint_url": r.endpoint_url, "untrusted_types": list(r.untrusted_types or []),
+        "approved_types": trust.approved_types(r), "type_review": [asdict(t) for t in trust.review(r)],
+        "data_name": r.data_name, "data_sha256": r.data_sha256, "plan": r.plan_text,
         "plan_sha256": r.plan_sha256, "attempt": r.attempt, "stage": r.stage, "stale": is_stale(r),
         "failure_kind": r.failure_kind, "failure_label": _failure_label(r), "failure_reason": r.failure_reason,
         "passed": r.passed, "summary_zh": r.summary_zh.splitlines(), "summary_en": r.summary_en.splitlines(),
         "report_url": reverse("algorithms:evaluation_file", args=[r.pk, "report"]) if r.report_file else "",
         "certificate": _certificate_ref(certificate),
         "nomination_allowed": owner and certificate is not None and catalog_actions.ineligibility(r) is None,
-        "transitions": _transitions(EVALUATION, INSTITUTION_TRANSITIONS, user, r),
+        "transitions": [{"name": t.name, "label": str(t.label), "comment_required": t.comment_required}
+                        for t in institution_transitions(user, r)],
         "history": _history(EVALUATION, r),
     }
 
@@ -412,6 +437,23 @@ def evaluation_transition(request, evaluation_id: int,
         "revoke": lambda: actions.revoke(user, evaluation, comment),
     }
     handlers[name]()
+    return _detail(user, _reload(user, evaluation.pk))
+
+
+@router.post("/evaluations/{evaluation_id}/approve-types", response={200: EvaluationOut, **ERRORS},
+             summary="机构批准模型文件中的类型 The institution approves a skops file's types")
+def approve_types(request, evaluation_id: int, payload: TypeApprovalIn):
+    """检测评估机构逐项批准 skops 模型文件会创建的类型（untrusted_types 中待批准的），须填写审查说明；
+    看起来危险的类型（builtins、os、subprocess、pickle、functools.partial，或不属于 scikit-learn、NumPy、SciPy）
+    会被拒绝（422，说明原因）。申请企业不能批准（403）。运行时正是以已批准的类型作为 trusted。
+    The testing institution approves, by name, types the skops file would create (with a note); dangerous
+    ones are refused with the reason (422); the enterprise may not (403). The run trusts exactly these."""
+    user = current_user(request)
+    evaluation = _reload(user, evaluation_id)
+    if not can(user, "evaluate", evaluation):
+        raise PermissionDenied(_("只有受理该申请的检测评估机构可以批准模型文件中的类型。"))
+    form = TypeApprovalForm(data={"types": payload.types, "note": payload.note}, request=evaluation)
+    actions.approve_types(user, evaluation, form)
     return _detail(user, _reload(user, evaluation.pk))
 
 

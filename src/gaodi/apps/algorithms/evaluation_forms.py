@@ -20,6 +20,7 @@ from gaodi.apps.core.choices import OrgKind
 from gaodi.apps.core.models import Organization
 from gaodi.engines.evaluation import EvaluationError, load_plan, read_table
 from gaodi.engines.evaluation.adapters.files import detect_format
+from gaodi.engines.evaluation.adapters.skops_model import untrusted_types
 from gaodi.engines.evaluation.adapters.ssrf import (
     is_allowlisted,
     parse_address,
@@ -97,6 +98,8 @@ class CheckedFile:
     suffix: str
     sha256: str
     kind: str  # onnx, skops, csv, parquet, excel
+    # skops: the types the file would create beyond skops' safe set (listed without loading the file)
+    untrusted_types: tuple[str, ...] = ()
 
 
 def _suffix(name: str) -> str:
@@ -193,9 +196,10 @@ class EvaluationRequestForm(forms.Form):
             path, sha256 = _spooled(upload, suffix, tmp)
             try:
                 kind = detect_format(path)
+                found = tuple(untrusted_types(path)) if kind == "skops" else ()
             except EvaluationError as exc:
                 raise forms.ValidationError(str(exc).replace(str(path.name), upload.name)) from None
-        self.checked_model = CheckedFile("." + kind, sha256, kind)
+        self.checked_model = CheckedFile("." + kind, sha256, kind, found)
         return upload
 
     def clean_data(self):
@@ -225,3 +229,35 @@ class EvaluationRequestForm(forms.Form):
         elif data.get("endpoint_url") and self.parsed_plan is not None and not self.parsed_plan.features:
             self.add_error("plan", _("使用预测接口时，测试方案须用 features 按顺序列出发送给接口的列。"))
         return data
+
+
+class TypeApprovalForm(forms.Form):
+    """The testing institution approves, type by type, what a skops model file would create beyond
+    skops' safe set. Types that can never be approved (evaluation_trust.refusal_reason) are refused
+    on the field with the reason, whoever asks."""
+
+    types = forms.MultipleChoiceField(
+        label=_("批准的类型"), widget=forms.CheckboxSelectMultiple,
+        help_text=_("逐项勾选您已审查、确认加载时安全的类型。"),
+        error_messages={"required": _("请至少勾选一个要批准的类型。"),
+                        "invalid_choice": _("%(value)s 不在该模型文件待批准的类型中。")})
+    note = forms.CharField(label=_("审查说明"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+                           help_text=_("说明为什么这些类型是安全的（例如：numpy.dtype 只描述数组的数据类型）。"),
+                           error_messages={"required": _("请填写审查说明：批准的理由会记入审计记录。")})
+
+    def __init__(self, *args, request, **kwargs) -> None:
+        from .evaluation_trust import pending_types
+
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.fields["types"].choices = [(name, name) for name in pending_types(request)]
+
+    def clean_types(self) -> list[str]:
+        from .evaluation_trust import refusal_reason
+
+        names = list(dict.fromkeys(self.cleaned_data["types"]))
+        problems = [_("%(type)s 不能批准：%(reason)s") % {"type": name, "reason": reason}
+                    for name in names if (reason := refusal_reason(name)) is not None]
+        if problems:
+            raise forms.ValidationError(problems)
+        return sorted(names)

@@ -41,6 +41,7 @@ class FailureKind(models.TextChoices):
     ENDPOINT_GARBAGE = "endpoint_garbage", _("预测接口返回的内容无法识别")
     ENDPOINT_ERROR = "endpoint_error", _("预测接口返回了错误")
     ENDPOINT_UNSAFE = "endpoint_unsafe", _("预测接口地址指向内网、本机或链路本地地址，平台出于安全不予调用")
+    UNAPPROVED_TYPES = "unapproved_types", _("模型文件会创建尚未经检测评估机构批准的类型；批准后可重新运行")
     INTERNAL = "internal", _("平台内部错误")
 
 
@@ -71,6 +72,10 @@ class EvaluationRequest(models.Model):
     model_format = models.CharField(max_length=8)  # onnx, skops, or http for an endpoint
     model_sha256 = models.CharField(max_length=64, blank=True)
     endpoint_url = models.URLField(_("预测接口地址"), max_length=500, blank=True)
+    # skops files: the types the file would create beyond skops' safe set (skops.io.get_untrusted_types,
+    # computed at submission without loading the file; refreshed by a run that finds others). The run
+    # loads the file only when the institution approved every one (EvaluationTypeApproval).
+    untrusted_types = models.JSONField(_("须批准的类型"), default=list, blank=True)
     data_file = models.FileField(_("测试数据"), upload_to=_upload_to, max_length=200)
     data_name = models.CharField(_("数据原文件名"), max_length=200)
     data_sha256 = models.CharField(max_length=64)
@@ -110,6 +115,33 @@ class EvaluationRequest(models.Model):
     @property
     def uses_endpoint(self) -> bool:
         return bool(self.endpoint_url)
+
+
+class EvaluationTypeApproval(models.Model):
+    """The testing institution's approval of types a skops model file would create (类型批准记录).
+    Insert-only: each approval is one row naming exactly the types, who approved them, when and why."""
+
+    request = models.ForeignKey(EvaluationRequest, on_delete=models.PROTECT, related_name="type_approvals")
+    types = models.JSONField(_("批准的类型"))
+    note = models.TextField(_("审查说明"), max_length=2000)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(_("批准时间"))
+
+    class Meta:
+        verbose_name = _("类型批准记录")
+        verbose_name_plural = _("类型批准记录")
+        ordering = ["approved_at", "id"]
+
+    def __str__(self) -> str:
+        return ", ".join(self.types)
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("type approvals are insert-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("type approvals are insert-only")
 
 
 class EvaluationCertificate(models.Model):

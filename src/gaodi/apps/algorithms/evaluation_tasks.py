@@ -15,6 +15,8 @@ from pathlib import Path
 
 from django_tasks import task
 
+from gaodi.engines.evaluation import ModelError
+
 log = logging.getLogger(__name__)
 
 
@@ -26,6 +28,14 @@ def _copy(field, directory: Path) -> Path:
     return target
 
 
+class UnapprovedTypesError(ModelError):
+    """The skops file would create types that the testing institution has not approved (or that nobody may)."""
+
+    def __init__(self, message: str, found: list[str]) -> None:
+        super().__init__(message)
+        self.found = found
+
+
 def failure_kind(exc: Exception) -> str:
     """The FailureKind of an engine error (the classes say what went wrong; the message says the detail)."""
     from gaodi.engines.evaluation import (
@@ -34,14 +44,14 @@ def failure_kind(exc: Exception) -> str:
         EndpointGarbageError,
         EndpointTimeoutError,
         EndpointUnreachableError,
-        ModelError,
         PlanError,
         UnsafeEndpointError,
     )
 
     from .evaluation_models import FailureKind
 
-    kinds = ((UnsafeEndpointError, FailureKind.ENDPOINT_UNSAFE), (EndpointTimeoutError, FailureKind.ENDPOINT_TIMEOUT),
+    kinds = ((UnapprovedTypesError, FailureKind.UNAPPROVED_TYPES), (UnsafeEndpointError, FailureKind.ENDPOINT_UNSAFE),
+             (EndpointTimeoutError, FailureKind.ENDPOINT_TIMEOUT),
              (EndpointUnreachableError, FailureKind.ENDPOINT_UNREACHABLE),
              (EndpointGarbageError, FailureKind.ENDPOINT_GARBAGE), (EndpointError, FailureKind.ENDPOINT_ERROR),
              (ModelError, FailureKind.MODEL), (DataError, FailureKind.DATA), (PlanError, FailureKind.PLAN))
@@ -50,14 +60,29 @@ def failure_kind(exc: Exception) -> str:
 
 def open_model(request, plan, directory: Path):
     """The request's model: its stored file, or its endpoint, checked against the SSRF rule again now
-    (the allowlist or DNS may have changed since submission) and pinned to the address checked."""
+    (the allowlist or DNS may have changed since submission) and pinned to the address checked.
+
+    A skops file is loaded with exactly the types the institution approved as `trusted=`, and only when
+    every type the file would create (listed again now, from the stored file) is among them."""
     from gaodi.engines.evaluation import HttpModel, load_model
+    from gaodi.engines.evaluation.adapters import detect_format
+    from gaodi.engines.evaluation.adapters.skops_model import untrusted_types
 
     from .evaluation_forms import endpoint_allowlist
+    from .evaluation_trust import trusted_types
 
     if request.endpoint_url:
         return HttpModel(request.endpoint_url, allow=endpoint_allowlist(), spec=plan.endpoint)
-    return load_model(_copy(request.model_file, directory))
+    path = _copy(request.model_file, directory)
+    if detect_format(path) != "skops":
+        return load_model(path)
+    found, trusted = untrusted_types(path), trusted_types(request)
+    if missing := [name for name in found if name not in trusted]:
+        raise UnapprovedTypesError(
+            f"model file {request.model_name or path.name} would create types that the testing institution has "
+            f"not approved: {', '.join(missing)}; approve them on the request page (types that look dangerous "
+            "cannot be approved), then retry", found)
+    return load_model(path, trusted=trusted)
 
 
 @task()
@@ -89,7 +114,7 @@ def run_evaluation(request_id: int, attempt: int) -> str:
         actions.record_progress(request_id, attempt, 99, "report")
         html = render(result.document)
     except EvaluationError as exc:
-        actions.mark_failed(request_id, attempt, str(exc), failure_kind(exc))
+        actions.mark_failed(request_id, attempt, str(exc), failure_kind(exc), getattr(exc, "found", None))
         return "failed"
     except Exception as exc:  # an engine bug must not leave the request running forever
         log.exception("evaluation %s attempt %s crashed", request_id, attempt)

@@ -20,13 +20,14 @@ from gaodi.apps.core.permissions import can, get_visible_or_404, visible
 
 from . import evaluation_actions as actions
 from . import evaluation_signing as signing
+from . import evaluation_trust as trust
 from . import evaluation_uploads as uploads
 from .catalog_actions import ineligibility
-from .evaluation_forms import EvaluationRequestForm, upload_limits
+from .evaluation_forms import EvaluationRequestForm, TypeApprovalForm, upload_limits
 from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationState, FailureKind
 from .evaluation_pdf import render_certificate
 from .evaluation_policies import institution_ids, is_stale
-from .evaluation_workflows import EVALUATION, INSTITUTION_TRANSITIONS
+from .evaluation_workflows import EVALUATION, institution_transitions
 from .models import AlgorithmFiling, State
 from .policies import enterprise_ids
 from .views import _errors_to_form, _messages
@@ -76,11 +77,27 @@ def evaluation_list(request):
     })
 
 
+def _types_context(request, evaluation: EvaluationRequest, form: TypeApprovalForm | None = None) -> dict[str, Any]:
+    """The skops file's types beyond skops' safe set, each approved, pending or refused (with why), and
+    the institution's approval form while some can still be approved."""
+    review = trust.review(evaluation)
+    approvable = [t.name for t in review if t.status == "pending"]
+    may_approve = (approvable and evaluation.state in actions.APPROVABLE_STATES
+                   and can(request.user, "evaluate", evaluation)
+                   and evaluation.organization_id not in enterprise_ids(request.user))
+    if may_approve and form is None:
+        form = TypeApprovalForm(request=evaluation)
+    return {"type_review": review, "types_pending": [t.name for t in review if t.status != "approved"],
+            "types_refused": [t.name for t in review if t.status == "refused"],
+            "types_approvable": approvable, "type_form": form if may_approve else None}
+
+
 def _detail_context(request, evaluation: EvaluationRequest) -> dict[str, Any]:
-    transitions = [t for t in EVALUATION.available(request.user, evaluation) if t.name in INSTITUTION_TRANSITIONS]
+    transitions = institution_transitions(request.user, evaluation)
     is_owner = evaluation.organization_id in enterprise_ids(request.user)
     certificate = EvaluationCertificate.objects.filter(request=evaluation).first()
     return {
+        **_types_context(request, evaluation),
         "evaluation": evaluation, "transitions": transitions, "polling": evaluation.state in POLLING_STATES,
         "stale": is_stale(evaluation), "history": EVALUATION.history(evaluation), "certificate": certificate,
         "is_institution": can(request.user, "evaluate", evaluation), "is_owner": is_owner,
@@ -139,6 +156,29 @@ def evaluation_transition(request, pk: int, name: str):
     else:
         messages.success(request, _("操作已完成。"))
     return redirect("algorithms:evaluation_detail", pk=pk)
+
+
+@login_required
+@require_POST
+def evaluation_approve_types(request, pk: int):
+    """The institution approves types the skops model file would create (evaluation_actions.approve_types)."""
+    evaluation = get_visible_or_404(request.user, EvaluationRequest, pk=pk)
+    if not can(request.user, "evaluate", evaluation):
+        raise PermissionDenied(_("只有受理该申请的检测评估机构可以批准模型文件中的类型。"))
+    form = TypeApprovalForm(request.POST, request=evaluation)
+    if form.is_valid():
+        try:
+            approval = actions.approve_types(request.user, evaluation, form)
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, _("已批准：%(types)s。") % {"types": "、".join(approval.types)})
+            return redirect("algorithms:evaluation_detail", pk=pk)
+    context = {**_detail_context(request, evaluation), **_types_context(request, evaluation, form)}
+    if context["type_form"] is None:  # nothing is left to approve here (e.g. the run already completed)
+        messages.error(request, "；".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect("algorithms:evaluation_detail", pk=pk)
+    return render(request, "algorithms/evaluations/detail.html", context)
 
 
 @login_required

@@ -1,7 +1,8 @@
 """The evaluation request workflow (registered with the core workflow engine).
 
 requested → accepted (institution) → running → completed | failed → issued → revoked.
-A failed request, or a running one whose worker stopped reporting for EVALUATION_RUN_TIMEOUT_S,
+A skops model file whose types are not all approved by the institution is not accepted or retried
+(evaluation_actions.approve_types; the approval is not a state change). A failed request, or a running one whose worker stopped reporting for EVALUATION_RUN_TIMEOUT_S,
 can be retried by the institution; the institution can decline a request with a comment.
 """
 
@@ -45,3 +46,15 @@ EVALUATION.add(Transition("revoke", _("撤销证书"), (S.ISSUED,), S.REVOKED, _
                           comment_required=True, style="danger"))
 
 INSTITUTION_TRANSITIONS = ("accept", "decline", "retry", "issue", "revoke")
+# Transitions that queue a run: offered only once every type a skops file would create is approved
+# (evaluation_actions refuses them too, with the types named).
+RUN_TRANSITIONS = ("accept", "retry")
+
+
+def institution_transitions(user, request) -> list[Transition]:
+    """The institution's operations on `request` now (the page's buttons, the API's `transitions`)."""
+    from .evaluation_trust import pending_types
+
+    blocked = RUN_TRANSITIONS if pending_types(request) else ()
+    return [t for t in EVALUATION.available(user, request) if t.name in INSTITUTION_TRANSITIONS
+            and t.name not in blocked]

@@ -42,8 +42,16 @@ class Command(BaseCommand):
         self.stdout.write(f"wrote {report.out} ({report.format}); inputs: {', '.join(report.features)}")
         self.stdout.write(f"checked on {report.rows_checked} sample rows: {report.agreement:.1%} of predictions agree")
         if report.untrusted_types:
-            self.stdout.write("the platform will ask the evaluator to approve these types: "
-                              + ", ".join(report.untrusted_types))
+            # Types the platform refuses outright would make every run fail: say so now, not after upload.
+            from gaodi.apps.algorithms.evaluation_trust import refusal_reason
+
+            refused = {t: refusal_reason(t) for t in report.untrusted_types}
+            approvable = [t for t, why in refused.items() if why is None]
+            if approvable:
+                self.stdout.write("the platform will ask the evaluator to approve these types: " + ", ".join(approvable))
+            for name, why in refused.items():
+                if why is not None:
+                    self.stderr.write(f"the platform will refuse type {name}, so this file cannot be evaluated: {why}")
         if report.agreement < 1.0:
             self.stderr.write("note: the packed model does not reproduce every prediction of the original "
                               "(ONNX computes in 32-bit floats); check the rows near the decision boundary")
