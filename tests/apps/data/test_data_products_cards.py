@@ -284,3 +284,33 @@ def test_api_create_update_publish_and_record_listing(client, world):
     assert refused.status_code == 403
     assert client.post("/api/v1/data/products", body, content_type="application/json",
                        HTTP_AUTHORIZATION=f"Bearer {other_key}").status_code == 403
+
+
+def test_a_publisher_of_two_organizations_chooses_which_one_publishes(client, world):
+    from gaodi.apps.core.models import Membership
+
+    Membership.objects.create(user=world.paul, organization=world.economy, role="publisher")
+    client.force_login(world.paul)
+    page = client.get("/data/products/new/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'name="publisher"' in html and world.economy.name in html  # a choice, first org preselected
+    page = client.get(f"/data/products/new/?publisher={world.economy.pk}")
+    assert f'<input type="hidden" name="publisher" value="{world.economy.pk}">' in page.content.decode()
+    response = client.post("/data/products/new/", {**card(), "publisher": world.economy.pk, "datasets": []})
+    assert response.status_code == 302
+    assert DataProduct.objects.get().publisher == world.economy
+    # An organization the user does not publish for is not a choice, whatever the URL says.
+    assert client.get(f"/data/products/new/?publisher={world.ent_a.pk}").status_code == 404
+    assert client.post("/data/products/new/", {**card(), "publisher": world.ent_a.pk}).status_code == 404
+    assert DataProduct.objects.count() == 1
+
+
+def test_the_database_holds_one_product_per_listing_code(world):
+    from django.db import IntegrityError, transaction
+
+    first, second = make_product(world, published=False), make_product(world, published=False)
+    assert first.listing_code == second.listing_code == ""  # codes are empty until listed: no clash
+    DataProduct.objects.filter(pk=first.pk).update(listing_code="SDE-2026-007")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DataProduct.objects.filter(pk=second.pk).update(listing_code="SDE-2026-007")

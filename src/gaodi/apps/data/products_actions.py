@@ -5,7 +5,7 @@ publisher records about the Shanghai Data Exchange."""
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -137,6 +137,14 @@ def record_listing(user, product: DataProduct, name: str, form: ListingForm) -> 
     The platform does not list or trade anything; it keeps what the publisher states, with its history."""
     if name not in LISTING_TRANSITIONS:
         raise ValidationError({"transition": _("未知操作：%(name)s") % {"name": name}})
+    try:
+        return _record_listing(user, product, name, form)
+    except IntegrityError:  # another product took the same code between our check and our write
+        raise ValidationError({"code": _("挂牌编号 %(c)s 已被另一数据产品使用，请核对。")
+                               % {"c": form.data.get("code", "")}}) from None
+
+
+def _record_listing(user, product: DataProduct, name: str, form: ListingForm) -> DataProduct:
     with transaction.atomic():
         product = DataProduct.objects.select_for_update().get(pk=product.pk)
         require(user, "list", product)

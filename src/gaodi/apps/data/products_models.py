@@ -96,6 +96,9 @@ class DataProduct(models.Model):
         verbose_name_plural = _("数据产品")
         ordering = ["-updated_at", "-id"]
         indexes = [models.Index(fields=["state", "listing_status"])]
+        # The exchange gives each listing one code; the action checks it too, this holds under concurrency.
+        constraints = [models.UniqueConstraint(fields=["listing_code"], condition=~models.Q(listing_code=""),
+                                               name="data_product_listing_code_unique")]
 
     def __str__(self) -> str:
         return self.title

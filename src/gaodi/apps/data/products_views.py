@@ -129,8 +129,20 @@ def product_file(request, pk: int):
 
 # ---- publisher ----------------------------------------------------------------------------------
 
-def _publisher_org(user) -> Organization:
-    org = Organization.objects.filter(pk__in=publisher_ids(user)).order_by("pk").first()
+def _publisher_orgs(user):
+    return Organization.objects.filter(pk__in=publisher_ids(user)).order_by("pk")
+
+
+def _publisher_org(user, requested: str | None = None) -> Organization:
+    """The organization a new product is published for: the one asked for (?publisher=ID), which must be
+    one the user publishes for, or the user's first such organization."""
+    orgs = _publisher_orgs(user)
+    if requested:
+        org = orgs.filter(pk=requested).first() if requested.isdigit() else None
+        if org is None:
+            raise Http404
+        return org
+    org = orgs.first()
     if org is None:
         raise PermissionDenied(_("只有数据发布机构的发布员可以发布数据产品。"))
     return org
@@ -145,14 +157,16 @@ def products_mine(request):
     return render(request, "data/products_mine.html", {"products": products})
 
 
-def _form_page(request, form, title, product=None, status=200):
-    return render(request, "data/product_form.html", {"form": form, "title": title, "product": product},
-                  status=status)
+def _form_page(request, form, title, product=None, status=200, publisher=None):
+    choices = list(_publisher_orgs(request.user)) if product is None else []
+    return render(request, "data/product_form.html",
+                  {"form": form, "title": title, "product": product, "publisher": publisher,
+                   "publisher_choices": choices if len(choices) > 1 else []}, status=status)
 
 
 @login_required
 def product_create(request):
-    publisher = _publisher_org(request.user)
+    publisher = _publisher_org(request.user, request.GET.get("publisher") or request.POST.get("publisher"))
     form = ProductForm(request.POST or None, request.FILES or None, publisher=publisher)
     if request.method == "POST":
         if form.is_valid():
@@ -163,8 +177,8 @@ def product_create(request):
             else:
                 messages.success(request, _("数据产品已保存为草稿；信息完整后即可发布。"))
                 return redirect("data:product_detail", pk=product.pk)
-        return _form_page(request, form, _("新建数据产品"), status=400)
-    return _form_page(request, form, _("新建数据产品"))
+        return _form_page(request, form, _("新建数据产品"), status=400, publisher=publisher)
+    return _form_page(request, form, _("新建数据产品"), publisher=publisher)
 
 
 @login_required
