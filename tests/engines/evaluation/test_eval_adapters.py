@@ -146,10 +146,18 @@ class _Handler(BaseHTTPRequestHandler):
             state["max_inflight"] = max(state["max_inflight"], state["inflight"])
             state["hosts"].add(self.headers["Host"])
             state["times"].append(time.monotonic())
+        self._counted = True
         try:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             self._answer(body["rows"], state)
         finally:
+            self._done(state)
+
+    def _done(self, state):
+        # Leave the in-flight count before the client can read the answer: the client may send its next
+        # request as soon as it has the bytes, before this thread would get to the `finally`.
+        if getattr(self, "_counted", False):
+            self._counted = False
             with state["lock"]:
                 state["inflight"] -= 1
 
@@ -164,6 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/short":
             return self._send(200, json.dumps({"predictions": ["yes"]}).encode())
         if path == "/redirect":
+            self._done(state)
             self.send_response(302)
             self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
             self.send_header("Content-Length", "0")
@@ -175,6 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(200, json.dumps({"predictions": predictions, "scores": scores}).encode())
 
     def _send(self, status, payload):
+        self._done(self.server.state)  # type: ignore[attr-defined]
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
