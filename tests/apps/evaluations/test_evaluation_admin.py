@@ -46,3 +46,17 @@ def test_admin_is_read_only(client, world, make_filing):
 def test_admin_needs_staff(client, world):
     client.force_login(world.alice)
     assert client.get("/admin/algorithms/evaluationrequest/").status_code == 302
+
+
+def test_admin_never_shows_the_endpoint_credential(client, world, make_filing):
+    from gaodi.apps.algorithms.evaluation_models import EvaluationRequest
+
+    evaluation = issued_evaluation(world, make_filing("approved"))
+    EvaluationRequest.objects.filter(pk=evaluation.pk).update(endpoint_secret_ciphertext="gAAAA-cipher-text-marker",
+                                                              endpoint_secret_hint="~Zq~")
+    client.force_login(world.admin)
+    page = client.get(f"/admin/algorithms/evaluationrequest/{evaluation.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert evaluation.filing.name in html
+    assert "gAAAA-cipher-text-marker" not in html and "~Zq~" not in html

@@ -64,6 +64,11 @@ class EvaluationRequestAdmin(ReadOnlyAdmin):
     search_fields = ("filing__name", "filing__filing_number", "organization__name", "institution__name",
                      "endpoint_url")
     list_select_related = ("filing", "organization", "institution")
+    # The endpoint credential is for the worker only: not even its ciphertext or hint in the back office.
+    exclude = ("endpoint_secret_ciphertext", "endpoint_secret_hint")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f for f in super().get_readonly_fields(request, obj) if f not in self.exclude]
 
 
 @admin.register(EvaluationCertificate)

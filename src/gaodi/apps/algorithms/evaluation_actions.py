@@ -14,6 +14,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from gaodi.apps.core import audit
 from gaodi.apps.core.choices import Role
@@ -22,9 +23,10 @@ from gaodi.engines import workdays
 from gaodi.engines.evaluation import ENGINE_VERSION
 
 from . import catalog_actions
+from . import evaluation_secrets as credentials
 from . import evaluation_signing as signing
 from . import evaluation_trust as trust
-from .evaluation_forms import EvaluationRequestForm, TypeApprovalForm
+from .evaluation_forms import EndpointCredentialForm, EvaluationRequestForm, TypeApprovalForm
 from .evaluation_models import (
     EvaluationCertificate,
     EvaluationRequest,
@@ -50,8 +52,31 @@ def _institution(request: EvaluationRequest):
     return members_of(request.institution_id, Role.MEMBER, Role.ADMIN)
 
 
+def _store_credential(request: EvaluationRequest, header: str, secret: str) -> None:
+    """Put the endpoint credential on `request` (not saved): the header, the Fernet token bound to the
+    request's random token, and the last 4 characters of a long secret for the owner's page."""
+    try:
+        token = credentials.encrypt(secret, request.token)
+    except ValidationError as exc:
+        raise ValidationError({"endpoint_secret": exc.messages}) from None
+    request.endpoint_header, request.endpoint_secret_ciphertext = header, token
+    request.endpoint_secret_hint = credentials.hint(secret)
+    request.endpoint_secret_set_at, request.endpoint_secret_erased_at = timezone.now(), None
+
+
+def _erase_credential(request: EvaluationRequest) -> bool:
+    """Clear the endpoint credential once the request can no longer run (not saved). True if one was set."""
+    if not request.endpoint_secret_ciphertext:
+        return False
+    request.endpoint_secret_ciphertext, request.endpoint_secret_hint = "", ""
+    request.endpoint_secret_erased_at = timezone.now()
+    return True
+
+
+@sensitive_variables("data", "secret")
 def request_evaluation(user, filing: AlgorithmFiling, form: EvaluationRequestForm) -> EvaluationRequest:
-    """An enterprise asks an institution to evaluate one of its approved filings."""
+    """An enterprise asks an institution to evaluate one of its approved filings. An endpoint's credential
+    is stored encrypted; the audit entry names its header only."""
     if filing.organization_id not in enterprise_ids(user):
         raise PermissionDenied(_("您不是该企业的成员，不能为其申请测评。"))
     if filing.state != State.APPROVED:
@@ -76,12 +101,15 @@ def request_evaluation(user, filing: AlgorithmFiling, form: EvaluationRequestFor
             request.model_file.save(f"model{checked_model.suffix}", data["model"], save=False)
         else:
             request.endpoint_url, request.model_format = data["endpoint_url"], "http"
+            if secret := data.get("endpoint_secret"):
+                _store_credential(request, data["endpoint_header"], secret)
         request.data_file.save(f"data{form.checked_data.suffix}", data["data"], save=False)
         request.save()
         audit.record(user, "evaluation.request", request, {
             "filing": filing.pk, "institution": request.institution_id, "model_sha256": request.model_sha256,
             "endpoint_url": request.endpoint_url, "data_sha256": request.data_sha256,
-            "plan_sha256": request.plan_sha256, "untrusted_types": request.untrusted_types})
+            "plan_sha256": request.plan_sha256, "untrusted_types": request.untrusted_types,
+            "endpoint_credential": {"header": request.endpoint_header} if request.has_endpoint_credential else None})
         if request.untrusted_types:
             message = _("新的测评申请待受理：%(name)s（模型文件含 %(n)d 个须由机构批准的类型）") % {
                 "name": filing.name, "n": len(request.untrusted_types)}
@@ -140,6 +168,49 @@ def approve_types(user, request: EvaluationRequest, form: TypeApprovalForm) -> E
     return approval
 
 
+# The enterprise may set, replace or remove its endpoint's credential while no run is in progress and a
+# run may still come: before acceptance, while queued (the worker reads it when the run starts), after a failure.
+CREDENTIAL_STATES = (EvaluationState.REQUESTED, EvaluationState.ACCEPTED, EvaluationState.FAILED)
+
+
+@sensitive_variables("secret")
+def set_endpoint_credential(user, request: EvaluationRequest, form: EndpointCredentialForm) -> EvaluationRequest:
+    """The requesting enterprise sets, replaces or removes the credential its prediction endpoint needs.
+    Never the institution. One transaction; the audit entry says what changed and the header, never the value."""
+    if not _policy.can(user, "credential", request):
+        raise PermissionDenied(_("只有申请企业可以设置预测接口凭据。"))
+    with transaction.atomic():
+        request = EvaluationRequest.objects.select_for_update().get(pk=request.pk)
+        if not request.endpoint_url:
+            raise ValidationError({"endpoint_secret": _("本申请上传的是模型文件，不使用预测接口凭据。")})
+        if request.state not in CREDENTIAL_STATES:
+            raise ValidationError({"endpoint_secret": _(
+                "当前状态“%(state)s”下不能更改接口凭据：评估正在运行时请等待其结束；评估结束后平台已删除凭据。")
+                % {"state": request.get_state_display()}})
+        if not form.is_valid():
+            raise ValidationError({field: list(errors) for field, errors in form.errors.items()})
+        previous = request.endpoint_header if request.has_endpoint_credential else None
+        if form.cleaned_data.get("remove"):
+            if previous is None:
+                raise ValidationError({"remove": _("本申请没有设置接口凭据，无需删除。")})
+            request.endpoint_header = ""
+            request.endpoint_secret_ciphertext, request.endpoint_secret_hint = "", ""
+            request.endpoint_secret_set_at, request.endpoint_secret_erased_at = None, None
+            change, message = "removed", _("申请企业删除了预测接口凭据：%(name)s")
+        else:
+            secret = form.cleaned_data["endpoint_secret"]
+            _store_credential(request, form.cleaned_data["endpoint_header"], secret)
+            change = "replaced" if previous is not None else "set"
+            message = _("申请企业更新了预测接口凭据：%(name)s")
+        request.save(update_fields=["endpoint_header", "endpoint_secret_ciphertext", "endpoint_secret_hint",
+                                    "endpoint_secret_set_at", "endpoint_secret_erased_at", "updated_at"])
+        audit.record(user, "evaluation.endpoint_credential", request, {
+            "change": change, "header": request.endpoint_header or None, "previous_header": previous,
+            "state": request.state})
+        notify(_institution(request), message % {"name": request.filing.name}, _url(request))
+    return request
+
+
 def _enqueue(request: EvaluationRequest) -> None:
     request_id, attempt = request.pk, request.attempt
     transaction.on_commit(lambda: run_evaluation.enqueue(request_id, attempt))
@@ -163,8 +234,9 @@ def accept(user, request: EvaluationRequest) -> EvaluationRequest:
 def decline(user, request: EvaluationRequest, comment: str) -> EvaluationRequest:
     with transaction.atomic():
         request = EvaluationRequest.objects.select_for_update().get(pk=request.pk)
+        erased = _erase_credential(request)
         EVALUATION.apply(request, "decline", user, comment)
-        audit.record(user, "evaluation.decline", request, {"comment": comment})
+        audit.record(user, "evaluation.decline", request, {"comment": comment, "credential_erased": erased})
         notify(_owners(request), _("测评机构不予受理“%(name)s”：%(c)s") % {"name": request.filing.name, "c": comment},
                _url(request))
     return request
@@ -213,6 +285,7 @@ def issue(user, request: EvaluationRequest) -> EvaluationCertificate:
     """The institution issues the report: a certificate signed with the platform key is created."""
     with transaction.atomic():
         request = EvaluationRequest.objects.select_for_update().get(pk=request.pk)
+        erased = _erase_credential(request)  # already erased when the run completed; kept as a safeguard
         EVALUATION.apply(request, "issue", user)
         now = timezone.now()
         certificate_id = f"EC-{timezone.localtime(now).year}-{secrets.token_hex(6).upper()}"
@@ -222,7 +295,8 @@ def issue(user, request: EvaluationRequest) -> EvaluationCertificate:
             certificate_id=certificate_id, request=request, payload=text, signature=signature,
             key_fingerprint=signing.fingerprint(), issued_at=now, issued_by=user)
         audit.record(user, "evaluation.issue", request, {
-            "certificate": certificate_id, "payload_sha256": hashlib.sha256(text.encode()).hexdigest()})
+            "certificate": certificate_id, "payload_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            **({"credential_erased": True} if erased else {})})
         notify(_owners(request), _("测评报告已出具，证书编号 %(id)s") % {"id": certificate_id}, _url(request))
     return certificate
 
@@ -284,9 +358,12 @@ def mark_completed(request_id: int, attempt: int, document: dict[str, Any], repo
         request.summary_zh = "\n".join(summary.get("zh", []))
         request.summary_en = "\n".join(summary.get("en", []))
         request.progress, request.stage, request.finished_at = 100, "done", timezone.now()
+        # No transition leads from completed to another run: the endpoint credential is not needed any more.
+        erased = _erase_credential(request)
         EVALUATION.apply(request, "complete", None, system=True)
         audit.record(None, "evaluation.complete", request, {"attempt": attempt, "passed": request.passed,
-                                                            "result_sha256": request.result_sha256})
+                                                            "result_sha256": request.result_sha256,
+                                                            "credential_erased": erased})
         notify(_institution(request), _("测评已完成，待出具报告：%(name)s") % {"name": request.filing.name},
                _url(request))
 

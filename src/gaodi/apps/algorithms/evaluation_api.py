@@ -41,7 +41,7 @@ from .catalog_forms import NominationForm
 from .catalog_models import CatalogEntry
 from .catalog_views import filter_catalog
 from .catalog_workflows import CATALOG, OWNER_TRANSITIONS, REVIEW_TRANSITIONS
-from .evaluation_forms import EvaluationRequestForm, TypeApprovalForm, upload_limits
+from .evaluation_forms import EndpointCredentialForm, EvaluationRequestForm, TypeApprovalForm, upload_limits
 from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationState, FailureKind
 from .evaluation_policies import is_stale
 from .evaluation_views import verification
@@ -113,11 +113,29 @@ class TypeReviewRef(Schema):
     note: str = Field("", description="批准时的审查说明 The approval's note")
 
 
+class EndpointCredentialOut(Schema):
+    set: bool = Field(..., description="是否已设置凭据 Whether a credential is stored (encrypted)")
+    header: str = Field("", description="凭据所在的请求头 The header it is sent in")
+    hint: str = Field("", description="凭据末尾 4 个字符（仅申请企业可见，且仅当凭据不少于 16 个字符）"
+                                      "Last 4 characters: the enterprise only, and only for secrets of 16+ characters")
+    set_at: datetime | None = None
+    erased_at: datetime | None = Field(None, description="评估结束后平台删除凭据的时间 When the platform erased it")
+
+
+class EndpointCredentialIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    endpoint_header: str = Field("Authorization", description="请求头：Authorization、X-API-Key、Api-Key 或其他 X- 开头的名称")
+    endpoint_secret: str = Field("", description="凭据值（请求头的完整值）The header's full value; never returned")
+    remove: bool = Field(False, description="删除凭据 Remove the credential")
+
+
 class EvaluationOut(EvaluationListItem):
     model_name: str = Field("", description="模型原文件名 Model file name (file source)")
     model_format: str = Field(..., description="onnx、skops 或 http")
     model_sha256: str = ""
     endpoint_url: str = Field("", description="预测接口地址 Endpoint URL (endpoint source)")
+    endpoint_credential: EndpointCredentialOut | None = Field(
+        None, description="预测接口凭据（从不返回凭据值）The endpoint's credential, never its value; null for model files")
     untrusted_types: list[str] = Field(..., description="skops 文件会创建、且不在 skops 默认安全范围内的类型，须由机构批准 "
                                                         "Types the skops file would create beyond skops' safe set")
     approved_types: list[str] = Field(..., description="机构已批准的类型；运行时正是以这些类型作为 trusted "
@@ -291,12 +309,21 @@ def _item(r: EvaluationRequest) -> dict:
             "progress": r.progress, "deadline": r.deadline, "created_at": r.created_at}
 
 
+def _credential(user, r: EvaluationRequest) -> dict | None:
+    if not r.endpoint_url:
+        return None
+    owner = can(user, "credential", r)
+    return {"set": r.has_endpoint_credential, "header": r.endpoint_header if r.has_endpoint_credential else "",
+            "hint": r.endpoint_secret_hint if owner else "", "set_at": r.endpoint_secret_set_at,
+            "erased_at": r.endpoint_secret_erased_at}
+
+
 def _detail(user, r: EvaluationRequest) -> dict:
     certificate = EvaluationCertificate.objects.filter(request=r).first()
     owner = r.organization_id in enterprise_ids(user)
     return {
         **_item(r), "model_name": r.model_name, "model_format": r.model_format, "model_sha256": r.model_sha256,
-        "endpoint_url": r.endpoint_url, "untrusted_types": list(r.untrusted_types or []),
+        "endpoint_url": r.endpoint_url, "endpoint_credential": _credential(user, r), "untrusted_types": list(r.untrusted_types or []),
         "approved_types": trust.approved_types(r), "type_review": [asdict(t) for t in trust.review(r)],
         "data_name": r.data_name, "data_sha256": r.data_sha256, "plan": r.plan_text,
         "plan_sha256": r.plan_sha256, "attempt": r.attempt, "stage": r.stage, "stale": is_stale(r),
@@ -388,6 +415,11 @@ _MULTIPART = {"requestBody": {"required": True, "content": {"multipart/form-data
         "institution": {"type": "integer", "description": "检测评估机构的 ID The testing institution"},
         "model": {"type": "string", "format": "binary", "description": "ONNX 或 skops 文件（与 endpoint_url 二选一）"},
         "endpoint_url": {"type": "string", "description": "HTTP 预测接口（与 model 二选一）Prediction endpoint"},
+        "endpoint_header": {"type": "string", "default": "Authorization",
+                            "description": "凭据请求头 Header for the credential: Authorization, X-API-Key, Api-Key, X-…"},
+        "endpoint_secret": {"type": "string", "format": "password",
+                            "description": "可选：接口凭据，加密保存，从不返回 Optional credential, stored encrypted, "
+                                           "never returned"},
         "data": {"type": "string", "format": "binary", "description": "测试数据 CSV / Parquet / .xlsx"},
         "plan": {"type": "string", "description": "测试方案（TOML）Test plan"},
     }}}}}}
@@ -401,6 +433,7 @@ def create_evaluation(request):
     multipart/form-data with a model file or an endpoint URL, the test data and the plan, validated by the
     same form as the web page; a file over its size limit is cut off while it streams in (422)."""
     user = current_user(request)
+    request.sensitive_post_parameters = ["endpoint_secret"]  # kept out of error reports
     handler = uploads.install(request, upload_limits())
     filing_id = request.POST.get("filing", "")
     if not filing_id.isdigit():
@@ -454,6 +487,22 @@ def approve_types(request, evaluation_id: int, payload: TypeApprovalIn):
         raise PermissionDenied(_("只有受理该申请的检测评估机构可以批准模型文件中的类型。"))
     form = TypeApprovalForm(data={"types": payload.types, "note": payload.note}, request=evaluation)
     actions.approve_types(user, evaluation, form)
+    return _detail(user, _reload(user, evaluation.pk))
+
+
+@router.post("/evaluations/{evaluation_id}/endpoint-credential", response={200: EvaluationOut, **ERRORS},
+             summary="设置、替换或删除预测接口凭据 Set, replace or remove the endpoint credential")
+def set_endpoint_credential(request, evaluation_id: int, payload: EndpointCredentialIn):
+    """申请企业在评估未运行时（待受理、已受理排队中、评估失败）设置、替换或删除预测接口凭据：
+    `{"endpoint_header": "X-API-Key", "endpoint_secret": "…"}`，或 `{"remove": true}`。凭据加密保存，任何接口都不返回其值；
+    检测评估机构不能设置（403）。The requesting enterprise sets, replaces or removes the credential while no run
+    is in progress; the value is stored encrypted and never returned; the institution may not (403)."""
+    user = current_user(request)
+    evaluation = _reload(user, evaluation_id)
+    if not can(user, "credential", evaluation):
+        raise PermissionDenied(_("只有申请企业可以设置预测接口凭据。"))
+    form = EndpointCredentialForm(data=payload.model_dump())
+    actions.set_endpoint_credential(user, evaluation, form)
     return _detail(user, _reload(user, evaluation.pk))
 
 

@@ -29,6 +29,8 @@ from gaodi.engines.evaluation.adapters.ssrf import (
     system_resolver,
 )
 
+from . import evaluation_secrets as credentials
+
 DATA_SUFFIXES = (".csv", ".parquet", ".xlsx")
 DEFAULT_MAX_MODEL_BYTES = 200 * 2**20
 DEFAULT_MAX_DATA_BYTES = 2**30
@@ -139,6 +141,17 @@ class EvaluationRequestForm(forms.Form):
         label=_("预测接口地址"), required=False, max_length=500,
         help_text=_("不上传模型文件时，填写模型的 HTTP 预测接口（POST JSON 行，返回预测），须可从公网访问。"),
         widget=forms.URLInput(attrs={"placeholder": "https://model.example.com/predict", "inputmode": "url"}))
+    endpoint_header = forms.CharField(
+        label=_("凭据请求头"), required=False, max_length=200, initial=credentials.DEFAULT_HEADER,
+        help_text=_("预测接口需要凭据时，凭据放在哪个请求头里：Authorization（默认）、X-API-Key、Api-Key 或其他以 X- "
+                    "开头的名称。"),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    endpoint_secret = forms.CharField(
+        label=_("接口凭据"), required=False, strip=False,
+        help_text=_("可选。请求头的完整值，例如“Bearer ”加令牌，或 API 密钥。平台加密保存，只在运行评估时发给该接口，"
+                    "页面与记录中都不显示；评估结束后即删除。表单出错时须重新填写。"),
+        widget=forms.PasswordInput(render_value=False, attrs={
+            "autocomplete": "new-password", "spellcheck": "false", "maxlength": credentials.MAX_SECRET_LENGTH}))
     data = forms.FileField(label=_("测试数据"), help_text=_("CSV（UTF-8、GBK 或 GB18030）、Parquet 或 Excel（.xlsx）。"),
                            widget=forms.ClearableFileInput(attrs={"accept": ".csv,.parquet,.xlsx"}))
     plan = forms.CharField(label=_("测试方案（TOML）"), max_length=50000,
@@ -182,6 +195,12 @@ class EvaluationRequestForm(forms.Form):
         if url:
             check_endpoint(url)
         return url
+
+    def clean_endpoint_header(self) -> str:
+        return credentials.clean_header(self.cleaned_data.get("endpoint_header"))
+
+    def clean_endpoint_secret(self) -> str:
+        return credentials.clean_secret(self.cleaned_data.get("endpoint_secret"))
 
     def clean_model(self):
         if problem := self._oversize_error("model", max_model_bytes()):
@@ -228,6 +247,40 @@ class EvaluationRequestForm(forms.Form):
             self.add_error("model", _("请上传模型文件，或填写预测接口地址（二选一）。"))
         elif data.get("endpoint_url") and self.parsed_plan is not None and not self.parsed_plan.features:
             self.add_error("plan", _("使用预测接口时，测试方案须用 features 按顺序列出发送给接口的列。"))
+        if data.get("endpoint_secret") and not has_endpoint:
+            self.add_error("endpoint_secret", _("接口凭据只用于预测接口：上传模型文件时请不要填写凭据。"))
+        elif (not data.get("endpoint_secret") and "endpoint_secret" not in self.errors
+              and data.get("endpoint_header", credentials.DEFAULT_HEADER) != credentials.DEFAULT_HEADER):
+            self.add_error("endpoint_secret", _("已填写凭据请求头 %(name)s，请同时填写凭据值（或清空请求头）。")
+                           % {"name": data["endpoint_header"]})
+        return data
+
+
+class EndpointCredentialForm(forms.Form):
+    """The enterprise sets, replaces or removes its endpoint's credential while the request is not running
+    (evaluation_actions.set_endpoint_credential). The value is checked like on the request form."""
+
+    endpoint_header = forms.CharField(
+        label=_("凭据请求头"), required=False, max_length=200, initial=credentials.DEFAULT_HEADER,
+        help_text=_("Authorization（默认）、X-API-Key、Api-Key 或其他以 X- 开头的名称。"),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    endpoint_secret = forms.CharField(
+        label=_("新的接口凭据"), required=False, strip=False,
+        help_text=_("请求头的完整值；保存后替换原有凭据。平台加密保存，页面与记录中都不显示。"),
+        widget=forms.PasswordInput(render_value=False, attrs={
+            "autocomplete": "new-password", "spellcheck": "false", "maxlength": credentials.MAX_SECRET_LENGTH}))
+    remove = forms.BooleanField(label=_("删除凭据（接口不再需要凭据）"), required=False)
+
+    def clean_endpoint_header(self) -> str:
+        return credentials.clean_header(self.cleaned_data.get("endpoint_header"))
+
+    def clean_endpoint_secret(self) -> str:
+        return credentials.clean_secret(self.cleaned_data.get("endpoint_secret"))
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("remove") and not data.get("endpoint_secret") and "endpoint_secret" not in self.errors:
+            self.add_error("endpoint_secret", _("请填写新的凭据值；如要删除凭据，请勾选“删除凭据”。"))
         return data
 
 

@@ -42,6 +42,7 @@ class FailureKind(models.TextChoices):
     ENDPOINT_ERROR = "endpoint_error", _("预测接口返回了错误")
     ENDPOINT_UNSAFE = "endpoint_unsafe", _("预测接口地址指向内网、本机或链路本地地址，平台出于安全不予调用")
     UNAPPROVED_TYPES = "unapproved_types", _("模型文件会创建尚未经检测评估机构批准的类型；批准后可重新运行")
+    ENDPOINT_CREDENTIAL = "endpoint_credential", _("预测接口凭据无法解密，请申请企业重新填写凭据")
     INTERNAL = "internal", _("平台内部错误")
 
 
@@ -72,6 +73,14 @@ class EvaluationRequest(models.Model):
     model_format = models.CharField(max_length=8)  # onnx, skops, or http for an endpoint
     model_sha256 = models.CharField(max_length=64, blank=True)
     endpoint_url = models.URLField(_("预测接口地址"), max_length=500, blank=True)
+    # The endpoint's credential (evaluation_secrets): the header it goes in, and the value encrypted with
+    # Fernet under the platform's credential key — never the plaintext. Cleared once the request can no
+    # longer run (completed, issued, declined); a failed request keeps it for its retry.
+    endpoint_header = models.CharField(_("凭据请求头"), max_length=64, blank=True)
+    endpoint_secret_ciphertext = models.TextField(blank=True, editable=False)
+    endpoint_secret_hint = models.CharField(max_length=4, blank=True, editable=False)  # last 4 chars of a long one
+    endpoint_secret_set_at = models.DateTimeField(null=True, blank=True)
+    endpoint_secret_erased_at = models.DateTimeField(null=True, blank=True)
     # skops files: the types the file would create beyond skops' safe set (skops.io.get_untrusted_types,
     # computed at submission without loading the file; refreshed by a run that finds others). The run
     # loads the file only when the institution approved every one (EvaluationTypeApproval).
@@ -115,6 +124,10 @@ class EvaluationRequest(models.Model):
     @property
     def uses_endpoint(self) -> bool:
         return bool(self.endpoint_url)
+
+    @property
+    def has_endpoint_credential(self) -> bool:
+        return bool(self.endpoint_secret_ciphertext)
 
 
 class EvaluationTypeApproval(models.Model):

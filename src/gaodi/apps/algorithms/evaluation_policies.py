@@ -59,4 +59,6 @@ class EvaluationRequestPolicy(Policy):
             return obj.organization_id in enterprise_ids(user) or obj.institution_id in institution_ids(user)
         if perm == "evaluate":  # accept, decline, retry, issue, revoke
             return obj.institution_id in institution_ids(user)
+        if perm == "credential":  # set, replace or remove the endpoint's credential: the enterprise only
+            return obj.organization_id in enterprise_ids(user)
         return False

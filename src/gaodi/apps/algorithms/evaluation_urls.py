@@ -9,6 +9,8 @@ urlpatterns = [
     path("evaluations/<int:pk>/progress/", views.evaluation_progress, name="evaluation_progress"),
     path("evaluations/<int:pk>/files/<slug:kind>/", views.evaluation_file, name="evaluation_file"),
     path("evaluations/<int:pk>/approve-types/", views.evaluation_approve_types, name="evaluation_approve_types"),
+    path("evaluations/<int:pk>/endpoint-credential/", views.evaluation_endpoint_credential,
+         name="evaluation_endpoint_credential"),
     path("evaluations/<int:pk>/<slug:name>/", views.evaluation_transition, name="evaluation_transition"),
     path("verify/public-key.pem", views.public_key, name="signing_public_key"),
     path("verify/<str:certificate_id>/", views.certificate_verify, name="certificate_verify"),

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from gaodi.apps.core.permissions import can, get_visible_or_404, visible
@@ -23,7 +24,7 @@ from . import evaluation_signing as signing
 from . import evaluation_trust as trust
 from . import evaluation_uploads as uploads
 from .catalog_actions import ineligibility
-from .evaluation_forms import EvaluationRequestForm, TypeApprovalForm, upload_limits
+from .evaluation_forms import EndpointCredentialForm, EvaluationRequestForm, TypeApprovalForm, upload_limits
 from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationState, FailureKind
 from .evaluation_pdf import render_certificate
 from .evaluation_policies import institution_ids, is_stale
@@ -35,6 +36,7 @@ from .views import _errors_to_form, _messages
 POLLING_STATES = (EvaluationState.ACCEPTED, EvaluationState.RUNNING)
 
 
+@sensitive_post_parameters("endpoint_secret")
 @csrf_exempt  # CSRF is checked in _create, after the streaming size limit is installed (evaluation_uploads)
 @login_required
 def evaluation_create(request, pk: int):
@@ -92,12 +94,25 @@ def _types_context(request, evaluation: EvaluationRequest, form: TypeApprovalFor
             "types_approvable": approvable, "type_form": form if may_approve else None}
 
 
+def _credential_context(request, evaluation: EvaluationRequest,
+                        form: EndpointCredentialForm | None = None) -> dict[str, Any]:
+    """The endpoint credential panel: whether one is set and in which header (both sides), the last 4
+    characters of a long one (the enterprise only), and the enterprise's replace/remove form while the
+    request is not running. The value itself is never on the page."""
+    may_change = (bool(evaluation.endpoint_url) and evaluation.state in actions.CREDENTIAL_STATES
+                  and can(request.user, "credential", evaluation))
+    if may_change and form is None:
+        form = EndpointCredentialForm(initial={"endpoint_header": evaluation.endpoint_header or None})
+    return {"credential_form": form if may_change else None,
+            "credential_hint": evaluation.endpoint_secret_hint if can(request.user, "credential", evaluation) else ""}
+
+
 def _detail_context(request, evaluation: EvaluationRequest) -> dict[str, Any]:
     transitions = institution_transitions(request.user, evaluation)
     is_owner = evaluation.organization_id in enterprise_ids(request.user)
     certificate = EvaluationCertificate.objects.filter(request=evaluation).first()
     return {
-        **_types_context(request, evaluation),
+        **_types_context(request, evaluation), **_credential_context(request, evaluation),
         "evaluation": evaluation, "transitions": transitions, "polling": evaluation.state in POLLING_STATES,
         "stale": is_stale(evaluation), "history": EVALUATION.history(evaluation), "certificate": certificate,
         "is_institution": can(request.user, "evaluate", evaluation), "is_owner": is_owner,
@@ -179,6 +194,31 @@ def evaluation_approve_types(request, pk: int):
         messages.error(request, "；".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect("algorithms:evaluation_detail", pk=pk)
     return render(request, "algorithms/evaluations/detail.html", context)
+
+
+@sensitive_post_parameters("endpoint_secret")
+@login_required
+@require_POST
+def evaluation_endpoint_credential(request, pk: int):
+    """The enterprise sets, replaces or removes its endpoint's credential (evaluation_actions.set_endpoint_credential)."""
+    evaluation = get_visible_or_404(request.user, EvaluationRequest, pk=pk)
+    if not can(request.user, "credential", evaluation):
+        raise PermissionDenied(_("只有申请企业可以设置预测接口凭据。"))
+    form = EndpointCredentialForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.set_endpoint_credential(request.user, evaluation, form)
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, _("预测接口凭据已删除。") if form.cleaned_data.get("remove")
+                             else _("预测接口凭据已加密保存。"))
+            return redirect("algorithms:evaluation_detail", pk=pk)
+    context = {**_detail_context(request, evaluation), **_credential_context(request, evaluation, form)}
+    if context["credential_form"] is None:  # the request is running or finished: nothing can be changed now
+        messages.error(request, "；".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect("algorithms:evaluation_detail", pk=pk)
+    return render(request, "algorithms/evaluations/detail.html", context, status=200)
 
 
 @login_required
