@@ -83,3 +83,20 @@ def test_pdf_is_served_publicly_and_linked_from_the_certificate_pages(client, wo
                                             verify_url="https://x/", revoked_reason="测试数据有误", compress=False)
     assert client.get(pdf_url).status_code == 200
     assert client.get("/verify/EC-2026-NOSUCH/certificate.pdf").status_code == 404
+
+
+def test_issue_time_reads_in_the_platform_time_zone(client, world, make_filing):
+    from gaodi.apps.algorithms.evaluation_pdf import local_time
+
+    assert local_time("2026-11-30T05:48:53.414303+00:00") == "2026-11-30 13:48:53 (Asia/Shanghai)"
+    assert local_time("not a time") == "not a time"
+    certificate = issued_evaluation(world, make_filing("approved")).certificate
+    payload = json.loads(certificate.payload)
+    html = client.get(f"/verify/{certificate.certificate_id}/certificate/").content.decode()
+    # People read the local time; the machine-readable attribute keeps the signed value.
+    assert f'<time datetime="{payload["issued_at"]}">{local_time(payload["issued_at"])}</time>' in html
+    body = render_certificate(payload, certificate_id=certificate.certificate_id, signature=certificate.signature,
+                              key_fingerprint=certificate.key_fingerprint, verify_url="https://x.example/v/",
+                              compress=False)
+    assert local_time(payload["issued_at"]).split(" (")[0].encode() in body  # PDF escapes the parentheses
+    assert payload["issued_at"].encode() not in body

@@ -28,6 +28,22 @@ CJK_FONT = "STSong-Light"
 QR_SIZE = 38 * mm
 
 
+def local_time(value: Any) -> str:
+    """The signed ISO time as people read it: in the platform's time zone, to the second, zone named."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        return str(value)
+    return f"{moment.astimezone(ZoneInfo(settings.TIME_ZONE)):%Y-%m-%d %H:%M:%S} ({settings.TIME_ZONE})"
+
+
 def _register_fonts() -> None:
     try:
         pdfmetrics.getFont(CJK_FONT)
@@ -110,7 +126,7 @@ def render_certificate(payload: dict[str, Any], *, certificate_id: str, signatur
         [cjk("申请企业 Enterprise"), cjk(organization.get("name"))],
         [cjk("检测评估机构 Testing institution"), cjk(institution.get("name"))],
         [cjk("结论 Verdict"), cjk(_verdict(payload.get("passed")))],
-        [cjk("出具时间 Issued at"), mono(payload.get("issued_at"))],
+        [cjk("出具时间 Issued at"), mono(local_time(payload.get("issued_at")))],
         [cjk("预测接口 Endpoint" if payload.get("model_endpoint") else "模型 SHA-256 Model"), mono(model)],
         [cjk("数据 SHA-256 Test data"), mono(payload.get("data_sha256"))],
         [cjk("方案 SHA-256 Test plan"), mono(payload.get("plan_sha256"))],

@@ -26,7 +26,7 @@ from . import evaluation_uploads as uploads
 from .catalog_actions import ineligibility
 from .evaluation_forms import EndpointCredentialForm, EvaluationRequestForm, TypeApprovalForm, upload_limits
 from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationState, FailureKind
-from .evaluation_pdf import render_certificate
+from .evaluation_pdf import local_time, render_certificate
 from .evaluation_policies import institution_ids, is_stale
 from .evaluation_workflows import EVALUATION, institution_transitions
 from .models import AlgorithmFiling, State
@@ -308,6 +308,7 @@ def certificate_view(request, certificate_id: str):
     url = request.build_absolute_uri(reverse("algorithms:certificate_verify", args=[certificate.certificate_id]))
     return render(request, "algorithms/evaluations/certificate.html", {
         "certificate": certificate, "payload": payload, "verify_url": url, "qr_svg": _qr_svg(url),
+        "issued_at_local": local_time(payload.get("issued_at")),
         "status": verification(certificate),
     })
 
