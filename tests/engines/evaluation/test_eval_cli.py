@@ -115,3 +115,67 @@ def test_pack_tells_which_types_will_be_approved_and_which_refused(tmp_path):
     assert packed.returncode == 0, packed.stderr
     assert "the platform will ask the evaluator to approve these types: numpy.dtype" in packed.stdout
     assert "the platform will refuse type functools.partial, so this file cannot be evaluated" in packed.stderr
+
+
+SECRET = "k3y-for-the-model-endpoint-0042"
+
+
+@pytest.fixture
+def guarded_endpoint():
+    """A prediction endpoint that answers only with the right X-API-Key; /echo puts the key in its error."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):  # noqa: N802
+            rows = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["rows"]
+            key = self.headers.get("X-API-Key", "")
+            if self.path == "/echo":
+                return self._send(400, f"bad key {key}".encode())
+            if key != SECRET:
+                return self._send(401, b"unauthorized")
+            return self._send(200, json.dumps({"predictions": ["yes" if r["score"] > 60 else "no"
+                                                              for r in rows]}).encode())
+
+        def _send(self, status, body):
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_endpoint_credential_comes_from_the_environment_and_never_shows(owner_files, tmp_path, guarded_endpoint):
+    def evaluate(path, *extra, key=SECRET):
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GAODI_ENV", "GAODI_SECRET_KEY")}
+        env.update(GAODI_VAR_DIR=str(tmp_path / "var"), DJANGO_SETTINGS_MODULE="gaodi.config.settings",
+                   MODEL_API_KEY=key)
+        return subprocess.run([sys.executable, "-m", "gaodi.cli", "evaluate", "--endpoint", guarded_endpoint + path,
+                               "--allow", "127.0.0.1", "--data", str(owner_files / "data.csv"),
+                               "--plan", str(tmp_path / "plan.toml"), "--out", str(tmp_path / "out"),
+                               "--no-progress", *extra], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=TIMEOUT)
+
+    plan = tmp_path / "plan.toml"
+    plan.write_text('task = "classification"\ntarget = "hired"\npositive_label = "yes"\nsensitive = ["sex"]\n'
+                    'features = ["sex", "age", "experience", "city", "score"]\n', encoding="utf-8")
+    refused = evaluate("/ok")
+    assert refused.returncode == 1 and "401" in refused.stderr  # the control: no credential, no predictions
+    run = evaluate("/ok", "--header-env", "X-API-Key=MODEL_API_KEY")
+    assert run.returncode == 0, run.stderr
+    assert SECRET not in (tmp_path / "out" / "result.json").read_text(encoding="utf-8")
+    echoed = evaluate("/echo", "--header-env", "X-API-Key=MODEL_API_KEY")
+    assert echoed.returncode == 1 and "Traceback" not in echoed.stderr
+    assert SECRET not in echoed.stderr and SECRET[:8] not in echoed.stderr
+    for spec, message in (("X-API-Key", "expected HEADER=ENVVAR"), ("Host=MODEL_API_KEY", "Host"),
+                          ("X-API-Key=NOT_SET_ANYWHERE", "NOT_SET_ANYWHERE is not set")):
+        bad = evaluate("/ok", "--header-env", spec)
+        assert bad.returncode == 1 and message in bad.stderr and SECRET not in bad.stderr

@@ -3,9 +3,9 @@ arguments and call these functions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from gaodi.engines.evaluation.adapters import HttpModel, Model, load_model
 from gaodi.engines.evaluation.data import DEFAULT_MAX_BYTES, read_table
@@ -42,14 +42,20 @@ def open_model(plan: Plan, model: Path | None, endpoint: str | None, *, trusted:
 
 def run_evaluation(*, data: Path, plan: Path, out: Path, model: Path | None = None, endpoint: str | None = None,
                    trusted: Sequence[str] = (), allow: Sequence[str] = (), max_bytes: int = DEFAULT_MAX_BYTES,
-                   progress: ProgressBar | None = None) -> Evaluation:
-    """Evaluate and write OUT/result.json, OUT/report.html and OUT/artifacts/*."""
+                   progress: ProgressBar | None = None, headers: Mapping[str, str] | None = None,
+                   scrub: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Evaluation:
+    """Evaluate and write OUT/result.json, OUT/report.html and OUT/artifacts/*.
+
+    ``headers`` go with every request to an endpoint (e.g. its credential); ``scrub`` rewrites the result
+    document before anything is written (e.g. to mask a credential an endpoint echoed in an error)."""
     parsed = load_plan(plan)
-    chosen = open_model(parsed, model, endpoint, trusted=trusted, allow=allow)
+    chosen = open_model(parsed, model, endpoint, trusted=trusted, allow=allow, headers=headers)
     table = read_table(data, max_bytes=max_bytes)
     if progress is not None:
         progress.start(len(planned_steps(parsed, chosen is not None)) + 1)
     evaluation = evaluate(parsed, table, chosen, progress=None if progress is None else progress.step)
+    if scrub is not None:
+        evaluation.document = scrub(evaluation.document)
     write_outputs(evaluation, out)
     if progress is not None:
         progress.step("report")

@@ -5,13 +5,16 @@ A thin wrapper around `gaodi.engines.evaluation.cli.run_evaluation`: no database
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from gaodi.apps.algorithms.evaluation_secrets import clean_header, clean_secret, redact, redact_document
 from gaodi.engines.evaluation import EvaluationError
 from gaodi.engines.evaluation.cli import run_evaluation
 from gaodi.engines.evaluation.data import DEFAULT_MAX_BYTES
@@ -56,6 +59,10 @@ class Command(BaseCommand):
                             help="approve one type a skops file would create (repeatable); review it first")
         parser.add_argument("--allow", action="append", default=[], metavar="HOST_OR_CIDR",
                             help="allow an endpoint address that the SSRF guard refuses (operators only)")
+        parser.add_argument("--header-env", metavar="HEADER=ENVVAR", default=None,
+                            help="send the endpoint's credential in HEADER, read from the environment variable "
+                                 "ENVVAR (never from the command line, where other users and the shell history "
+                                 "would see it), e.g. --header-env X-API-Key=MODEL_API_KEY")
         parser.add_argument("--max-bytes", type=int, default=None, help="largest data file accepted")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
@@ -63,20 +70,42 @@ class Command(BaseCommand):
         progress = TqdmProgress(not options["no_progress"])
         allow = [*getattr(settings, "EVALUATION_ENDPOINT_ALLOWLIST", ()), *options["allow"]]  # type: ignore[misc]
         max_bytes = options["max_bytes"] or getattr(settings, "EVALUATION_MAX_DATA_BYTES", DEFAULT_MAX_BYTES)
+        header, secret = _credential(options["header_env"], options["endpoint"])  # type: ignore[arg-type]
         try:
             evaluation = run_evaluation(
                 data=options["data"], plan=options["plan"], out=options["out"],  # type: ignore[arg-type]
                 model=options["model"], endpoint=options["endpoint"],  # type: ignore[arg-type]
                 trusted=options["trust"], allow=allow, max_bytes=max_bytes, progress=progress,  # type: ignore[arg-type]
+                headers={header: secret} if secret else None,
+                scrub=(lambda document: redact_document(document, secret)) if secret else None,
             )
         except EvaluationError as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(redact(str(exc), secret)) from None
         except Exception as exc:
             if options.get("traceback"):
                 raise
-            raise CommandError(f"unexpected error ({type(exc).__name__}): {exc}; rerun with --traceback") from None
+            raise CommandError(redact(f"unexpected error ({type(exc).__name__}): {exc}; rerun with --traceback",
+                                      secret)) from None
         finally:
             progress.close()
         verdict = {True: "PASSED", False: "NOT PASSED", None: "no thresholds"}[evaluation.passed]
         out = options["out"]
         self.stdout.write(f"{verdict}: wrote {out}/result.json and {out}/report.html")
+
+
+def _credential(spec: str | None, endpoint: str | None) -> tuple[str, str]:
+    """(header, secret) from --header-env HEADER=ENVVAR, checked as the request form checks them."""
+    if not spec:
+        return "", ""
+    if not endpoint:
+        raise CommandError("--header-env: only an --endpoint takes a credential")
+    header, sep, variable = spec.partition("=")
+    if not sep or not variable.strip():
+        raise CommandError(f"--header-env: expected HEADER=ENVVAR, e.g. X-API-Key=MODEL_API_KEY, got {spec!r}")
+    value = os.environ.get(variable.strip())
+    if value is None:
+        raise CommandError(f"--header-env: the environment variable {variable.strip()} is not set")
+    try:
+        return clean_header(header), clean_secret(value)
+    except ValidationError as exc:
+        raise CommandError(f"--header-env: {' '.join(exc.messages)}") from None
