@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -18,7 +19,7 @@ from gaodi.apps.core import workflow
 from gaodi.apps.core.models import Organization
 from gaodi.apps.core.pagination import CappedPaginator
 from gaodi.apps.core.permissions import can, get_visible_or_404, visible
-from gaodi.apps.core.viewutils import error_messages
+from gaodi.apps.core.viewutils import error_messages, form_view
 from gaodi.apps.core.viewutils import errors_to_form as _errors_to_form
 
 from . import actions
@@ -185,8 +186,14 @@ def grant_download(request, pk: int, resource: int):
 
 # ---- publisher ----------------------------------------------------------------------------------
 
-def _form_page(request, form, title, back=None):
-    return render(request, "data/form.html", {"form": form, "title": title, "back": back})
+def _form(request, form, action, title, back=None, *, success, next_url):
+    """A publisher's or applicant's form page (data/form.html) run by the shared form_view."""
+    return form_view(request, form, action, template="data/form.html", context={"title": title, "back": back},
+                     success=success, next_url=next_url)
+
+
+def _dataset_url(dataset) -> str:
+    return reverse("data:dataset_detail", args=[dataset.pk])
 
 
 @login_required
@@ -194,16 +201,9 @@ def dataset_create(request):
     orgs = Organization.objects.filter(pk__in=publisher_ids(request.user))
     if not orgs:
         raise PermissionDenied(_("只有数据发布机构的发布员可以发布数据集。"))
-    form = DatasetForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            dataset = actions.create_dataset(request.user, orgs.order_by("pk").first(), form)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, _("数据集已发布。"))
-            return redirect("data:dataset_detail", pk=dataset.pk)
-    return _form_page(request, form, _("发布数据集"))
+    return _form(request, DatasetForm(request.POST or None),
+                 lambda form: actions.create_dataset(request.user, orgs.order_by("pk").first(), form),
+                 _("发布数据集"), success=_("数据集已发布。"), next_url=_dataset_url)
 
 
 @login_required
@@ -211,16 +211,9 @@ def dataset_edit(request, pk: int):
     dataset = get_visible_or_404(request.user, Dataset, pk=pk)
     if not can(request.user, "change", dataset):
         raise Http404
-    form = DatasetForm(request.POST or None, instance=Dataset.objects.get(pk=pk))
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.update_dataset(request.user, dataset, form)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, _("数据集信息已保存。"))
-            return redirect("data:dataset_detail", pk=dataset.pk)
-    return _form_page(request, form, _("修改数据集"), dataset)
+    return _form(request, DatasetForm(request.POST or None, instance=Dataset.objects.get(pk=pk)),
+                 lambda form: actions.update_dataset(request.user, dataset, form), _("修改数据集"), dataset,
+                 success=_("数据集信息已保存。"), next_url=lambda _result: _dataset_url(dataset))
 
 
 @login_required
@@ -232,15 +225,8 @@ def resource_create(request, pk: int):
     posted = request.method == "POST"
     form = ResourceForm(request.POST if posted else None, request.FILES if posted else None,
                         oversize=getattr(request, "oversize_uploads", None))
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.add_resource(request.user, dataset, form)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, _("资源已添加，质量检测已排队。"))
-            return redirect("data:dataset_detail", pk=dataset.pk)
-    return _form_page(request, form, _("添加资源"), dataset)
+    return _form(request, form, lambda form: actions.add_resource(request.user, dataset, form), _("添加资源"),
+                 dataset, success=_("资源已添加，质量检测已排队。"), next_url=lambda _result: _dataset_url(dataset))
 
 
 @login_required
@@ -252,15 +238,9 @@ def version_create(request, pk: int):
     posted = request.method == "POST"  # a refused file leaves POST and FILES empty: still a bound form
     form = VersionForm(request.POST if posted else None, request.FILES if posted else None,
                        oversize=getattr(request, "oversize_uploads", None))
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.add_version(request.user, resource, form)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, _("新版本已上传，质量检测已排队。"))
-            return redirect("data:dataset_detail", pk=resource.dataset_id)
-    return _form_page(request, form, _("上传新版本"), resource.dataset)
+    return _form(request, form, lambda form: actions.add_version(request.user, resource, form), _("上传新版本"),
+                 resource.dataset, success=_("新版本已上传，质量检测已排队。"),
+                 next_url=lambda _result: _dataset_url(resource.dataset))
 
 
 @login_required
@@ -343,15 +323,9 @@ def apply(request, pk: int):
         raise PermissionDenied(_("该数据集不是“有条件开放”数据，无需申请。"))
     form = ApplicationForm(request.POST or None,
                            enterprises=Organization.objects.filter(pk__in=enterprise_ids(request.user)))
-    if request.method == "POST" and form.is_valid():
-        try:
-            application = actions.apply_for_access(request.user, dataset, form)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, _("申请已提交，发布机构将在期限内办理。"))
-            return redirect("data:application_detail", pk=application.pk)
-    return _form_page(request, form, _("申请访问：%(t)s") % {"t": dataset.title}, dataset)
+    return _form(request, form, lambda form: actions.apply_for_access(request.user, dataset, form),
+                 _("申请访问：%(t)s") % {"t": dataset.title}, dataset, success=_("申请已提交，发布机构将在期限内办理。"),
+                 next_url=lambda application: reverse("data:application_detail", args=[application.pk]))
 
 
 @login_required
