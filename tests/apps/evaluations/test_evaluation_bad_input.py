@@ -12,7 +12,7 @@ from test_evaluation_service_support import PLAN, csv_bytes, form_data, frame, l
 
 from gaodi.apps.algorithms import evaluation_actions as actions
 from gaodi.apps.algorithms.evaluation_models import EvaluationRequest
-from gaodi.apps.algorithms.evaluation_uploads import LimitedUploadHandler
+from gaodi.apps.core.uploads import LimitedUploadHandler
 
 # What reached the handlers after the limit (recorded per field by the handler below).
 RECEIVED: dict[str, int] = {}

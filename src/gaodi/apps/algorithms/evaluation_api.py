@@ -30,12 +30,12 @@ from gaodi.apps.core.api import (
 from gaodi.apps.core.choices import District
 from gaodi.apps.core.models import Organization
 from gaodi.apps.core.permissions import can, get_visible_or_404, visible
+from gaodi.apps.core.uploads import install_upload_limit
 
 from . import catalog_actions
 from . import evaluation_actions as actions
 from . import evaluation_signing as signing
 from . import evaluation_trust as trust
-from . import evaluation_uploads as uploads
 from .api import OrgRef
 from .catalog_forms import NominationForm
 from .catalog_models import CatalogEntry
@@ -434,7 +434,7 @@ def create_evaluation(request):
     same form as the web page; a file over its size limit is cut off while it streams in (422)."""
     user = current_user(request)
     request.sensitive_post_parameters = ["endpoint_secret"]  # kept out of error reports
-    handler = uploads.install(request, upload_limits())
+    handler = install_upload_limit(request, upload_limits())
     filing_id = request.POST.get("filing", "")
     if not filing_id.isdigit():
         raise ValidationError({"filing": _("请用 filing 指定已备案算法的 ID。")})

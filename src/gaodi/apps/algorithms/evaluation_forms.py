@@ -45,7 +45,7 @@ def max_data_bytes() -> int:
 
 
 def upload_limits() -> dict[str, int]:
-    """Per file field, the most bytes accepted (enforced while streaming, see evaluation_uploads)."""
+    """Per file field, the most bytes accepted (enforced while streaming, see core.uploads.LimitedUploadHandler)."""
     return {"model": max_model_bytes(), "data": max_data_bytes()}
 
 
@@ -164,7 +164,7 @@ class EvaluationRequestForm(forms.Form):
 
     def __init__(self, *args, oversize: dict[str, int] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # Files cut off while streaming because they passed their limit (evaluation_uploads).
+        # Files cut off while streaming because they passed their limit (core.uploads.LimitedUploadHandler).
         self.oversize = dict(oversize or {})
         if "data" in self.oversize:
             self.fields["data"].required = False

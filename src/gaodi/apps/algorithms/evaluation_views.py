@@ -18,11 +18,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from gaodi.apps.core.permissions import can, get_visible_or_404, visible
+from gaodi.apps.core.uploads import install_upload_limit
 
 from . import evaluation_actions as actions
 from . import evaluation_signing as signing
 from . import evaluation_trust as trust
-from . import evaluation_uploads as uploads
 from .catalog_actions import ineligibility
 from .evaluation_forms import EndpointCredentialForm, EvaluationRequestForm, TypeApprovalForm, upload_limits
 from .evaluation_models import EvaluationCertificate, EvaluationRequest, EvaluationState, FailureKind
@@ -37,10 +37,10 @@ POLLING_STATES = (EvaluationState.ACCEPTED, EvaluationState.RUNNING)
 
 
 @sensitive_post_parameters("endpoint_secret")
-@csrf_exempt  # CSRF is checked in _create, after the streaming size limit is installed (evaluation_uploads)
+@csrf_exempt  # CSRF is checked in _create, after the streaming size limit is installed (core.uploads.LimitedUploadHandler)
 @login_required
 def evaluation_create(request, pk: int):
-    handler = uploads.install(request, upload_limits()) if request.method == "POST" else None
+    handler = install_upload_limit(request, upload_limits()) if request.method == "POST" else None
     return _create(request, pk, handler)
 
 

@@ -9,6 +9,7 @@ import zipfile
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
@@ -79,3 +80,56 @@ def _zip_is_document(upload, ext: str, container: str) -> bool:
             return "mimetype" in names and zf.read("mimetype").startswith(b"application/vnd.oasis.opendocument")
     except (zipfile.BadZipFile, KeyError, RuntimeError, ValueError):
         return False
+
+
+# ---- size limits enforced while an upload streams in ---------------------------------------------
+# Django would otherwise write a whole file to a temporary file before any form sees its size, so a
+# 2 GB upload would be stored first and refused later. The handler sits first in the request's upload
+# handlers, counts each limited file's bytes as they arrive and, at the first chunk past the limit,
+# skips the rest of that file (`SkipFile`: the parser discards the remaining bytes without storing
+# them). The form then reports the field as too large; the other fields of the request are kept.
+# A view that installs it must be `csrf_exempt` and check CSRF itself afterwards (`csrf_protect` on an
+# inner function), because the CSRF middleware would read the body first.
+
+class LimitedUploadHandler(FileUploadHandler):
+    """Passes every chunk on to the next handler, and skips a file once it exceeds its field's limit
+    (`limits[field]`, else `default`; None: no limit). What was cut off is kept in `oversize` (field ->
+    bytes received) and, for the view, in `request.oversize_uploads` (field -> (file name, bytes))."""
+
+    def __init__(self, request=None, limits: dict[str, int] | None = None, default: int | None = None) -> None:
+        super().__init__(request)
+        self.limits = dict(limits or {})
+        self.default = default
+        self.oversize: dict[str, int] = {}
+        self._received = 0
+
+    def new_file(self, field_name, *args, **kwargs) -> None:
+        super().new_file(field_name, *args, **kwargs)
+        self._received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self._received += len(raw_data)
+        limit = self.limits.get(self.field_name, self.default)
+        if limit is not None and self._received > limit:
+            self.oversize[self.field_name] = self._received
+            if self.request is not None:
+                refused = getattr(self.request, "oversize_uploads", {})
+                refused[self.field_name] = (self.file_name or "", self._received)
+                self.request.oversize_uploads = refused
+            raise SkipFile
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None  # the next handler (memory or temporary file) makes the UploadedFile
+
+
+def install_upload_limit(request, limits: dict[str, int] | None = None,
+                         default: int | None = None) -> LimitedUploadHandler | None:
+    """Put the limiting handler first; None when the body was already parsed (then only the form's
+    after-the-fact size check applies)."""
+    if hasattr(request, "_files"):
+        return None
+    handler = LimitedUploadHandler(request, limits, default)
+    request.upload_handlers.insert(0, handler)
+    return handler
+

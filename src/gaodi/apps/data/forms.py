@@ -11,7 +11,6 @@ from functools import wraps
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -19,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from gaodi.apps.core import search
 from gaodi.apps.core.models import Organization
+from gaodi.apps.core.uploads import install_upload_limit
 from gaodi.engines.dataquality import EncodingError, ReadOptions
 from gaodi.engines.dataquality.encoding import TextDecoder
 
@@ -33,42 +33,16 @@ def max_upload_bytes() -> int:
     return int(getattr(settings, "GAODI_DATA_MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
 
 
-class UploadLimitHandler(FileUploadHandler):
-    """The first upload handler on the data upload pages. It counts each file's bytes as they arrive and
-    skips the file as soon as it passes the limit, so an oversize upload is never stored whole (the rest
-    of the request body is read and discarded); the page then names the file and the limit."""
-
-    def __init__(self, request=None, limit: int | None = None):
-        super().__init__(request)
-        self.limit = limit if limit is not None else max_upload_bytes()
-        self.received = 0
-
-    def new_file(self, *args, **kwargs):
-        super().new_file(*args, **kwargs)
-        self.received = 0
-
-    def receive_data_chunk(self, raw_data, start):
-        self.received += len(raw_data)
-        if self.received > self.limit:
-            refused = getattr(self.request, "oversize_uploads", {})
-            refused[self.field_name] = (self.file_name or "", self.received)
-            self.request.oversize_uploads = refused
-            raise SkipFile()
-        return raw_data
-
-    def file_complete(self, file_size):
-        return None  # the next handler (memory or temporary file) makes the file
-
-
 def limit_uploads(view):
-    """Put UploadLimitHandler first. Upload handlers must be set before the body is read, and the CSRF
-    check reads it, so the check runs inside (Django's documented pattern for per-view handlers)."""
+    """Stop storing any uploaded file at the data upload limit (core.uploads.LimitedUploadHandler). Upload
+    handlers must be set before the body is read, and the CSRF check reads it, so the check runs inside
+    (Django's documented pattern for per-view handlers)."""
     protected = csrf_protect(view)
 
     @csrf_exempt
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        request.upload_handlers.insert(0, UploadLimitHandler(request))
+        install_upload_limit(request, default=max_upload_bytes())
         return protected(request, *args, **kwargs)
 
     return wrapped
