@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from gaodi.apps.core import search, workflow
 from gaodi.apps.core.choices import Role
+from gaodi.apps.core.exports import FORMATS, export
 from gaodi.apps.core.pagination import CappedPaginator
 from gaodi.apps.core.permissions import can, get_visible_or_404, visible
 
@@ -25,7 +26,6 @@ from .catalog_forms import CatalogFilterForm, NominationForm
 from .catalog_models import CatalogEntry, CatalogState
 from .catalog_workflows import CATALOG, OWNER_TRANSITIONS, REVIEW_TRANSITIONS
 from .evaluation_models import EvaluationRequest
-from .exports import FORMATS, export
 from .policies import department_ids, enterprise_ids
 from .views import _errors_to_form, _messages
 

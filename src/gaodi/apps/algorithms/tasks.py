@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django_tasks import task
 
-from .exports import FORMATS
+from gaodi.apps.core.exports import FORMATS
 
 
 def export_path(batch, fmt: str) -> str:

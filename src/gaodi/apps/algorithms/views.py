@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from gaodi.apps.core import workflow
 from gaodi.apps.core.choices import OrgKind, Role
+from gaodi.apps.core.exports import FORMATS, export
 from gaodi.apps.core.models import Organization
 from gaodi.apps.core.pagination import CappedPaginator
 from gaodi.apps.core.permissions import can, get_visible_or_404, require, visible
@@ -23,7 +24,6 @@ from gaodi.apps.core.viewutils import errors_to_form as _errors_to_form
 from gaodi.apps.core.viewutils import paginate as _page
 
 from . import actions
-from .exports import FORMATS, export
 from .filters import filter_public
 from .forms import BatchForm, CommentForm, FilingForm, submission_errors
 from .models import AlgorithmFiling, DisclosureBatch, State

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from gaodi.apps.algorithms.exports import FORMATS, export
+from gaodi.apps.core.exports import FORMATS, export
 
 __all__ = ["FORMATS", "export", "pool_rows", "hub_rows", "job_row", "bill_row", "application_row",
            "POOL_COLUMNS", "HUB_COLUMNS", "JOB_COLUMNS", "BILL_COLUMNS", "APPLICATION_COLUMNS"]

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from gaodi.apps.algorithms.exports import FORMATS, export
+from gaodi.apps.core.exports import FORMATS, export
 from gaodi.apps.core.models import Organization
 from gaodi.apps.core.pagination import CappedPaginator
 from gaodi.apps.core.permissions import can, visible
